@@ -1,0 +1,55 @@
+# rootless-cni-infra — build, test, image, benchmarks.
+# `make demo` runs the main job; `make test` runs the whole suite (see README).
+
+SHELL := /bin/bash
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# The agent must not depend on NODE_OPTIONS; neither should its build.
+unexport NODE_OPTIONS
+
+NODE_DEPS := node_modules/.package-lock.json
+SOURCES := $(shell find common/src agent/src host/src -name '*.ts' 2>/dev/null)
+TEST_SOURCES := $(shell find test bench -name '*.ts' 2>/dev/null)
+
+.PHONY: all setup build deps typecheck compile test test-unit test-root test-e2e image demo bench clean
+
+all: build
+
+# Debian packages (needs root when something is missing), then npm packages.
+setup:
+	scripts/setup-host.sh
+
+deps: $(NODE_DEPS)
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# tsc type-checks everything (strict) and emits build/ for the tests.
+compile: build/.compiled
+build/.compiled: $(NODE_DEPS) tsconfig.json $(SOURCES) $(TEST_SOURCES)
+	tsc -p tsconfig.json
+	@touch $@
+typecheck: compile
+
+dist/rootless-cni-infra: $(NODE_DEPS) $(SOURCES) scripts/build.mjs build/.compiled
+	node scripts/build.mjs agent
+dist/rootless-cni: $(NODE_DEPS) $(SOURCES) scripts/build.mjs build/.compiled
+	node scripts/build.mjs host
+
+build: dist/rootless-cni-infra dist/rootless-cni
+
+# The whole suite: unit tests, root tests with the real CNI plugins in real
+# network namespaces, and the rootless podman end-to-end tests.
+test: setup build
+	ava
+
+test-unit: build
+	ava 'build/test/common/**' 'build/test/agent/**' 'build/test/host/**'
+
+demo: setup build
+	cd / && env -i $(CURDIR)/dist/rootless-cni-infra version
+
+bench: build
+	node build/bench/startup.js
+
+clean:
+	rm -rf build dist
