@@ -1,7 +1,27 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { reportFatal } from '../../common/src/cli.js';
 import { UsageError } from '../../common/src/errors.js';
+import { allocCommand } from './commands/alloc.js';
+import { checkCommand } from './commands/check.js';
+import { deallocCommand } from './commands/dealloc.js';
+import { gcCommand } from './commands/gc.js';
+import { isIdleCommand } from './commands/is-idle.js';
+import { listCommand } from './commands/list.js';
+import { printCniResultCommand } from './commands/print-cni-result.js';
+import { printNetnsPathCommand } from './commands/print-netns-path.js';
 import { versionCommand } from './commands/version.js';
+
+export const COMMANDS: CommandModule[] = [
+  allocCommand,
+  deallocCommand,
+  isIdleCommand,
+  printCniResultCommand,
+  printNetnsPathCommand,
+  checkCommand,
+  gcCommand,
+  listCommand,
+  versionCommand,
+];
 
 /*
  * The agent's CLI. Every command prints one JSON document on stdout; failures
@@ -27,7 +47,7 @@ export function buildCli(argv: string[], commands: CommandModule[]): Argv {
     .help('help')
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(Math.min(120, process.stdout.columns || 120))
     .fail((message, err) => {
       if (err) reportFatal(err);
       throw new UsageError(cleanYargsMessage(message));
@@ -58,7 +78,7 @@ function cleanYargsMessage(message: string): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const commands: CommandModule[] = [versionCommand];
+  const commands = COMMANDS;
   try {
     await buildCli(argv, commands).parseAsync();
   } catch (err) {

@@ -1,0 +1,392 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage, UserError } from '../../common/src/errors.js';
+import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
+import { validateContainerId, validateInterfaceName, validateNetworkName } from '../../common/src/validate.js';
+import { loadAllNetworks, loadNetworkList, parseConfigList } from './cni/config.js';
+import { resultAddresses } from './cni/result.js';
+import { CniRuntime } from './cni/runtime.js';
+import type { CniResult, GcAttachment, NetworkConfigList, RuntimeConf } from './cni/spec.js';
+import { DEFAULT_NETWORK_NAME } from './cni/default-network.js';
+import type { AgentConfig } from './config.js';
+import { findMarkedHolders, isOurHolder, startHolder, stopHolder } from './netns/holder.js';
+import { netnsPath, type ProcessIdentity, readNetnsId } from './netns/proc.js';
+import { type Attachment, type AttachmentMeta, StateStore } from './state/store.js';
+
+/*
+ * Allocations: a container's network namespace (held by a `sleep infinity`
+ * process) and its attachments to CNI networks. Every change happens under
+ * two flock locks: the global one, shared (is-idle and gc take it exclusive,
+ * so they see no operation half-done), and the container's, exclusive.
+ */
+
+export interface AllocRequest {
+  containerId: string;
+  network: string;
+  podName: string;
+  ip?: string | undefined;
+  mac?: string | undefined;
+  ifName?: string | undefined;
+  capabilityArgs: Record<string, unknown>;
+  netConfPath?: string | undefined;
+  pluginPath?: string[] | undefined;
+}
+
+export interface AllocResponse {
+  ns: string;
+  result: CniResult;
+}
+
+export interface ListedAllocation {
+  container: string;
+  pid: number | null;
+  netns: string | null;
+  alive: boolean;
+  networks: Array<{ network: string; interface: string | null; ips: string[]; complete: boolean }>;
+}
+
+export interface GcReport {
+  containers: string[];
+  attachments: Array<{ container: string; network: string; interface: string | null }>;
+  holders: number[];
+  cache: Array<{ network: string; container: string; interface: string }>;
+  errors: string[];
+}
+
+function cniArgsOf(request: AllocRequest): Array<[string, string]> {
+  const args: Array<[string, string]> = [
+    ['IgnoreUnknown', '1'],
+    ['K8S_POD_NAME', request.podName],
+  ];
+  if (request.ip) args.push(['IP', request.ip]);
+  if (request.mac) args.push(['MAC', request.mac]);
+  return args;
+}
+
+function joinCniArgs(args: Array<[string, string]>): string {
+  return args.map(([k, v]) => `${k}=${v}`).join(';');
+}
+
+export class Allocator {
+  readonly store: StateStore;
+  private readonly markerPrefix: string;
+
+  constructor(readonly config: AgentConfig) {
+    this.store = new StateStore(config.runDir);
+    this.markerPrefix = `${readNetnsId('self') ?? 'net:[unknown]'}|${join(config.runDir, '/')}`;
+  }
+
+  /**
+   * Holder markers name the infra instance (its network namespace) and the
+   * state dir: with --pid=host, gc scanning /proc must never take another
+   * infra container's holders for its own.
+   */
+  private marker(id: string): string {
+    return `${this.markerPrefix}${id}`;
+  }
+
+  private runtimeFor(pluginPath: string[] | undefined): CniRuntime {
+    return new CniRuntime({ ...this.config.runtime, pluginPath: pluginPath ?? this.config.runtime.pluginPath });
+  }
+
+  private async lock(name: string, shared: boolean, what: string): Promise<FileLock> {
+    return acquireFileLock(this.store.lockPath(name), { shared, timeoutMs: this.config.lockTimeoutMs, what });
+  }
+
+  /** Runs `fn` holding the global lock (shared or exclusive) and, when given, the container's lock. */
+  private async locked<T>(mode: 'shared' | 'exclusive', containerId: string | undefined, fn: () => Promise<T>): Promise<T> {
+    this.store.init();
+    const global = await this.lock('global', mode === 'shared', 'the infra state');
+    try {
+      if (containerId === undefined) return await fn();
+      const container = await this.lock(containerId, false, `container ${containerId}`);
+      try {
+        return await fn();
+      } finally {
+        container.release();
+      }
+    } finally {
+      global.release();
+    }
+  }
+
+  /** The live holder of a container, or undefined (none recorded, dead, or its PID reused). */
+  private liveHolder(id: string): ProcessIdentity | undefined {
+    const holder = this.store.readHolder(id);
+    return holder && isOurHolder(holder, this.marker(id)) ? holder : undefined;
+  }
+
+  private loadList(network: string, netConfPath: string): NetworkConfigList {
+    return loadNetworkList(netConfPath, network);
+  }
+
+  /** The network's configuration for a DEL: from the config dir, else the one cached at ADD. */
+  private listForDel(id: string, attachment: Attachment): NetworkConfigList {
+    const meta = attachment.meta;
+    try {
+      return this.loadList(attachment.network, meta?.netConfPath ?? this.config.netConfPath);
+    } catch (err) {
+      const cached = meta && this.runtimeFor(meta.pluginPath).cachedAttachment(attachment.network, id, meta.ifName);
+      if (cached?.config) return parseConfigList(cached.config, `the CNI cache (${cached.path})`);
+      throw err;
+    }
+  }
+
+  /** DEL of one attachment (complete or interrupted), then its state. Throws, keeping the state, if DEL fails. */
+  private async detach(id: string, attachment: Attachment, netns: string): Promise<void> {
+    const meta = attachment.meta;
+    if (meta) {
+      const list = this.listForDel(id, attachment);
+      const rt: RuntimeConf = {
+        containerId: id,
+        netns,
+        ifName: meta.ifName,
+        args: meta.cniArgs,
+        capabilityArgs: meta.capabilityArgs,
+      };
+      await this.runtimeFor(meta.pluginPath).delNetworkList(list, rt);
+    }
+    this.store.removeAttachment(id, attachment.network);
+  }
+
+  /** Removes a container whose holder is gone: DEL of every attachment (netns unknown), then its state. */
+  private async cleanupDeadContainer(id: string): Promise<Attachment[]> {
+    const attachments = this.store.listAttachments(id);
+    for (const attachment of attachments) await this.detach(id, attachment, '');
+    this.store.removeContainer(id);
+    return attachments;
+  }
+
+  private chooseIfName(attachments: Attachment[], requested: string | undefined, network: string): string {
+    const used = new Set(attachments.map((a) => a.meta?.ifName).filter((n): n is string => n !== undefined));
+    if (requested !== undefined) {
+      validateInterfaceName(requested);
+      if (used.has(requested)) {
+        const owner = attachments.find((a) => a.meta?.ifName === requested)!.network;
+        throw new UserError(`interface ${requested} is already used by network "${owner}" in this container; cannot attach "${network}"`);
+      }
+      return requested;
+    }
+    for (let n = 0; ; n += 1) if (!used.has(`eth${n}`)) return `eth${n}`;
+  }
+
+  async alloc(request: AllocRequest): Promise<AllocResponse> {
+    const id = validateContainerId(request.containerId);
+    validateNetworkName(request.network);
+    const netConfPath = request.netConfPath ?? this.config.netConfPath;
+    // Configuration problems fail before anything is created.
+    const list = this.loadList(request.network, netConfPath);
+    return this.locked('shared', id, async () => {
+      let holder = this.liveHolder(id);
+      if (!holder && this.store.hasContainer(id)) await this.cleanupDeadContainer(id);
+      for (const leftover of this.store.listAttachments(id).filter((a) => a.result === undefined)) {
+        // An ADD interrupted by a crash: undo it before anything else.
+        await this.detach(id, leftover, holder ? netnsPath(holder.pid) : '');
+      }
+      const attachments = this.store.listAttachments(id);
+      if (attachments.some((a) => a.network === request.network)) {
+        throw new UserError(`container "${id}" is already attached to network "${request.network}"`);
+      }
+      const ifName = this.chooseIfName(attachments, request.ifName, request.network);
+
+      const createdHolder = !holder;
+      if (!holder) {
+        const started = await startHolder(this.marker(id));
+        holder = started;
+        try {
+          this.store.writeHolder(id, started);
+        } catch (err) {
+          stopHolder(started, this.marker(id));
+          this.store.removeContainer(id);
+          throw new UserError(`cannot record the netns holder of container "${id}": ${errorMessage(err)}`);
+        }
+      }
+      const ns = netnsPath(holder.pid);
+      const cniArgs = cniArgsOf(request);
+      const meta: AttachmentMeta = {
+        ifName,
+        cniArgs,
+        capabilityArgs: request.capabilityArgs,
+        netConfPath,
+        pluginPath: request.pluginPath ?? this.config.runtime.pluginPath,
+      };
+      const runtime = this.runtimeFor(meta.pluginPath);
+      const rt: RuntimeConf = { containerId: id, netns: ns, ifName, args: cniArgs, capabilityArgs: request.capabilityArgs };
+      let added = false;
+      try {
+        this.store.writeAttachmentMeta(id, request.network, meta);
+        const result = await runtime.addNetworkList(list, rt);
+        added = true;
+        this.store.commitAttachment(id, request.network, joinCniArgs(cniArgs), result);
+        return { ns, result };
+      } catch (err) {
+        if (added) {
+          await runtime.delNetworkList(list, rt).catch((delErr: unknown) => {
+            if (err instanceof Error) err.message += ` (and undoing the ADD failed: ${errorMessage(delErr)})`;
+          });
+        }
+        this.store.removeAttachment(id, request.network);
+        if (createdHolder || this.store.listAttachments(id).length === 0) {
+          stopHolder(holder, this.marker(id));
+          this.store.removeContainer(id);
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** Detaches a network; the last one takes the holder and the container's state with it. Unknown: no-op. */
+  async dealloc(containerId: string, network: string): Promise<void> {
+    const id = validateContainerId(containerId);
+    validateNetworkName(network);
+    await this.locked('shared', id, async () => {
+      const attachment = this.store.readAttachment(id, network);
+      const holder = this.liveHolder(id);
+      if (attachment) await this.detach(id, attachment, holder ? netnsPath(holder.pid) : '');
+      if (this.store.hasContainer(id) && this.store.listAttachments(id).length === 0) {
+        if (holder) stopHolder(holder, this.marker(id));
+        this.store.removeContainer(id);
+      }
+    });
+  }
+
+  /** Idle exactly when no container has a live holder and a completed attachment. */
+  async isIdle(): Promise<boolean> {
+    return this.locked('exclusive', undefined, async () => this.liveAllocations().length === 0);
+  }
+
+  private liveAllocations(): string[] {
+    return this.store
+      .listContainers()
+      .filter((id) => this.liveHolder(id) && this.store.listAttachments(id).some((a) => a.result !== undefined));
+  }
+
+  cniResult(containerId: string, network: string): CniResult {
+    const id = validateContainerId(containerId);
+    const attachment = this.store.readAttachment(id, validateNetworkName(network));
+    if (!attachment?.result) throw new UserError(`container "${id}" is not attached to network "${network}"`);
+    return attachment.result;
+  }
+
+  netnsPath(containerId: string): string {
+    const id = validateContainerId(containerId);
+    const holder = this.liveHolder(id);
+    if (!holder) {
+      if (this.store.hasContainer(id)) {
+        throw new UserError(`the network namespace of container "${id}" is gone (its holder process died); run "gc"`);
+      }
+      throw new UserError(`container "${id}" has no network namespace`);
+    }
+    return netnsPath(holder.pid);
+  }
+
+  async check(containerId: string, network: string): Promise<void> {
+    const id = validateContainerId(containerId);
+    validateNetworkName(network);
+    await this.locked('shared', id, async () => {
+      const attachment = this.store.readAttachment(id, network);
+      if (!attachment?.result || !attachment.meta) throw new UserError(`container "${id}" is not attached to network "${network}"`);
+      const holder = this.liveHolder(id);
+      if (!holder) throw new UserError(`the network namespace of container "${id}" is gone (its holder process died); run "gc"`);
+      const meta = attachment.meta;
+      const list = this.loadList(network, meta.netConfPath);
+      await this.runtimeFor(meta.pluginPath).checkNetworkList(list, {
+        containerId: id,
+        netns: netnsPath(holder.pid),
+        ifName: meta.ifName,
+        args: meta.cniArgs,
+        capabilityArgs: meta.capabilityArgs,
+      });
+    });
+  }
+
+  list(): ListedAllocation[] {
+    return this.store.listContainers().map((id) => {
+      const recorded = this.store.readHolder(id);
+      const alive = this.liveHolder(id) !== undefined;
+      return {
+        container: id,
+        pid: recorded?.pid ?? null,
+        netns: recorded && alive ? netnsPath(recorded.pid) : null,
+        alive,
+        networks: this.store.listAttachments(id).map((a) => ({
+          network: a.network,
+          interface: a.meta?.ifName ?? null,
+          ips: a.result ? resultAddresses(a.result) : [],
+          complete: a.result !== undefined,
+        })),
+      };
+    });
+  }
+
+  /**
+   * Cleans what crashes and restarts leave: containers whose holder died
+   * (their attachments are DELeted so IPs are released), interrupted
+   * attachments, holders without state, CNI cache entries without an
+   * allocation (CNI GC, with plugin GC for 1.1.0 networks), stale lock files.
+   */
+  async gc(): Promise<GcReport> {
+    return this.locked('exclusive', undefined, async () => {
+      const report: GcReport = { containers: [], attachments: [], holders: [], cache: [], errors: [] };
+      const noteAttachment = (id: string, a: Attachment) =>
+        report.attachments.push({ container: id, network: a.network, interface: a.meta?.ifName ?? null });
+      for (const id of this.store.listContainers()) {
+        const holder = this.liveHolder(id);
+        try {
+          if (!holder) {
+            for (const a of await this.cleanupDeadContainer(id)) noteAttachment(id, a);
+            report.containers.push(id);
+            continue;
+          }
+          for (const a of this.store.listAttachments(id).filter((x) => x.result === undefined)) {
+            await this.detach(id, a, netnsPath(holder.pid));
+            noteAttachment(id, a);
+          }
+          if (this.store.listAttachments(id).length === 0) {
+            stopHolder(holder, this.marker(id));
+            this.store.removeContainer(id);
+            report.containers.push(id);
+          }
+        } catch (err) {
+          report.errors.push(`container "${id}": ${errorMessage(err)}`);
+        }
+      }
+      // Holders a crash left without a record (killed between start and record).
+      for (const found of findMarkedHolders(this.markerPrefix)) {
+        const id = found.marker.slice(this.markerPrefix.length);
+        const recorded = this.store.hasContainer(id) ? this.store.readHolder(id) : undefined;
+        if (recorded?.pid === found.pid && recorded.startTime === found.startTime) continue;
+        if (stopHolder(found, found.marker)) report.holders.push(found.pid);
+      }
+      await this.gcCache(report);
+      for (const path of this.store.listOrphanLockFiles()) rmSync(path, { force: true });
+      return report;
+    });
+  }
+
+  private async gcCache(report: GcReport): Promise<void> {
+    const valid = new Map<string, GcAttachment[]>();
+    for (const id of this.store.listContainers()) {
+      for (const a of this.store.listAttachments(id)) {
+        if (!a.meta) continue;
+        const entries = valid.get(a.network) ?? [];
+        entries.push({ containerID: id, ifname: a.meta.ifName });
+        valid.set(a.network, entries);
+      }
+    }
+    const { networks } = loadAllNetworks(this.config.netConfPath);
+    if (!networks.some((n) => n.name === DEFAULT_NETWORK_NAME)) {
+      networks.push(this.loadList(DEFAULT_NETWORK_NAME, this.config.netConfPath));
+    }
+    const runtime = this.runtimeFor(undefined);
+    for (const list of networks) {
+      try {
+        for (const removed of await runtime.gcNetworkList(list, valid.get(list.name) ?? [])) {
+          report.cache.push({ network: list.name, container: removed.containerID, interface: removed.ifname });
+        }
+      } catch (err) {
+        report.errors.push(errorMessage(err));
+      }
+    }
+  }
+}
