@@ -10,7 +10,7 @@
 // read or written.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,24 +104,30 @@ async function buildAgent() {
   const home = join(root, 'node_modules', '.cache', 'pkg-home');
   seedPkgCache(home, version);
   const output = join(dist, 'rootless-cni-infra');
+  // pkg writes its output in place (copy Node, then inject): build beside it and
+  // rename, so a running test or a parallel build never sees half an executable.
+  const partial = join(dist, `.rootless-cni-infra.${process.pid}.tmp`);
   const pkgBin = join(dirname(require.resolve('@yao-pkg/pkg/package.json')), 'lib-es5', 'bin.js');
   // pkg's SEA mode must itself run on Node >= 22: use the same pinned binary.
   const node22 = require.resolve(`node-linux-${arch}/bin/node`);
   execFileSync(
     node22,
-    [pkgBin, bundled, '--sea', '--targets', `node${version}-linux-${arch}`, '--output', output],
+    [pkgBin, bundled, '--sea', '--targets', `node${version}-linux-${arch}`, '--output', partial],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HOME: home, NODE_OPTIONS: '' } },
   );
+  renameSync(partial, output);
   const size = statSync(output).size;
   console.log(`dist/rootless-cni-infra: ${(size / 1024 / 1024).toFixed(1)} MiB (pkg SEA, Node ${version})`);
 }
 
 async function buildHost() {
   const output = join(dist, 'rootless-cni');
-  await bundle('host/src/main.ts', output, { banner: { js: '#!/usr/bin/env node' } });
+  const partial = join(dist, `.rootless-cni.${process.pid}.tmp`);
+  await bundle('host/src/main.ts', partial, { banner: { js: '#!/usr/bin/env node' } });
   // The project's package.json says "type": "module"; this file is CommonJS.
   writeFileSync(join(dist, 'package.json'), '{"type":"commonjs"}\n');
-  chmodSync(output, 0o755);
+  chmodSync(partial, 0o755);
+  renameSync(partial, output);
   console.log('dist/rootless-cni: bundled script for the system Node');
 }
 

@@ -50,6 +50,8 @@ export interface GcReport {
   attachments: Array<{ container: string; network: string; interface: string | null }>;
   holders: number[];
   cache: Array<{ network: string; container: string; interface: string }>;
+  /** DEL errors of best-effort cleanups (the state was removed anyway). */
+  warnings: string[];
   errors: string[];
 }
 
@@ -132,11 +134,17 @@ export class Allocator {
     }
   }
 
-  /** DEL of one attachment (complete or interrupted), then its state. Throws, keeping the state, if DEL fails. */
-  private async detach(id: string, attachment: Attachment, netns: string): Promise<void> {
+  /**
+   * DEL of one attachment, then its state. A live attachment whose DEL fails
+   * keeps its state (the DEL can be retried). For an attachment whose ADD was
+   * interrupted, or whose namespace is gone, DEL is best effort: some plugins
+   * (Debian's bridge 1.1.1 with ipMasq) fail DEL for what an interrupted ADD
+   * never made, and retrying cannot help, so the errors become `warnings`.
+   */
+  private async detach(id: string, attachment: Attachment, netns: string, warnings?: string[]): Promise<void> {
     const meta = attachment.meta;
     if (meta) {
-      const list = this.listForDel(id, attachment);
+      const runtime = this.runtimeFor(meta.pluginPath);
       const rt: RuntimeConf = {
         containerId: id,
         netns,
@@ -144,15 +152,21 @@ export class Allocator {
         args: meta.cniArgs,
         capabilityArgs: meta.capabilityArgs,
       };
-      await this.runtimeFor(meta.pluginPath).delNetworkList(list, rt);
+      try {
+        await runtime.delNetworkList(this.listForDel(id, attachment), rt);
+      } catch (err) {
+        if (!warnings) throw err;
+        warnings.push(`container "${id}" network "${attachment.network}": ${errorMessage(err)}`);
+        runtime.removeCachedAttachment(attachment.network, id, meta.ifName);
+      }
     }
     this.store.removeAttachment(id, attachment.network);
   }
 
   /** Removes a container whose holder is gone: DEL of every attachment (netns unknown), then its state. */
-  private async cleanupDeadContainer(id: string): Promise<Attachment[]> {
+  private async cleanupDeadContainer(id: string, warnings: string[]): Promise<Attachment[]> {
     const attachments = this.store.listAttachments(id);
-    for (const attachment of attachments) await this.detach(id, attachment, '');
+    for (const attachment of attachments) await this.detach(id, attachment, '', warnings);
     this.store.removeContainer(id);
     return attachments;
   }
@@ -178,10 +192,11 @@ export class Allocator {
     const list = this.loadList(request.network, netConfPath);
     return this.locked('shared', id, async () => {
       let holder = this.liveHolder(id);
-      if (!holder && this.store.hasContainer(id)) await this.cleanupDeadContainer(id);
+      // What a crash left of this container is undone first (best effort, as in gc).
+      const ignoredWarnings: string[] = [];
+      if (!holder && this.store.hasContainer(id)) await this.cleanupDeadContainer(id, ignoredWarnings);
       for (const leftover of this.store.listAttachments(id).filter((a) => a.result === undefined)) {
-        // An ADD interrupted by a crash: undo it before anything else.
-        await this.detach(id, leftover, holder ? netnsPath(holder.pid) : '');
+        await this.detach(id, leftover, holder ? netnsPath(holder.pid) : '', ignoredWarnings);
       }
       const attachments = this.store.listAttachments(id);
       if (attachments.some((a) => a.network === request.network)) {
@@ -242,12 +257,42 @@ export class Allocator {
     await this.locked('shared', id, async () => {
       const attachment = this.store.readAttachment(id, network);
       const holder = this.liveHolder(id);
-      if (attachment) await this.detach(id, attachment, holder ? netnsPath(holder.pid) : '');
+      if (attachment) {
+        // With the namespace gone or the ADD unfinished, DEL is best effort (see detach).
+        const bestEffort = !holder || attachment.result === undefined ? [] : undefined;
+        await this.detach(id, attachment, holder ? netnsPath(holder.pid) : '', bestEffort);
+      }
       if (this.store.hasContainer(id) && this.store.listAttachments(id).length === 0) {
         if (holder) stopHolder(holder, this.marker(id));
         this.store.removeContainer(id);
       }
     });
+  }
+
+  /** Detaches everything, container by container; what fails is reported and kept. */
+  async deallocAll(): Promise<{ removed: Array<{ container: string; network: string }>; errors: string[] }> {
+    const removed: Array<{ container: string; network: string }> = [];
+    const errors: string[] = [];
+    this.store.init();
+    for (const id of this.store.listContainers()) {
+      const networks = this.store.listAttachments(id).map((a) => a.network);
+      try {
+        for (const network of networks) {
+          await this.dealloc(id, network);
+          removed.push({ container: id, network });
+        }
+        // A container with no attachment left (or none ever recorded) still loses its holder.
+        await this.locked('shared', id, async () => {
+          if (this.store.listAttachments(id).length > 0) return;
+          const holder = this.liveHolder(id);
+          if (holder) stopHolder(holder, this.marker(id));
+          this.store.removeContainer(id);
+        });
+      } catch (err) {
+        errors.push(`container "${id}": ${errorMessage(err)}`);
+      }
+    }
+    return { removed, errors };
   }
 
   /** Idle exactly when no container has a live holder and a completed attachment. */
@@ -327,19 +372,19 @@ export class Allocator {
    */
   async gc(): Promise<GcReport> {
     return this.locked('exclusive', undefined, async () => {
-      const report: GcReport = { containers: [], attachments: [], holders: [], cache: [], errors: [] };
+      const report: GcReport = { containers: [], attachments: [], holders: [], cache: [], warnings: [], errors: [] };
       const noteAttachment = (id: string, a: Attachment) =>
         report.attachments.push({ container: id, network: a.network, interface: a.meta?.ifName ?? null });
       for (const id of this.store.listContainers()) {
         const holder = this.liveHolder(id);
         try {
           if (!holder) {
-            for (const a of await this.cleanupDeadContainer(id)) noteAttachment(id, a);
+            for (const a of await this.cleanupDeadContainer(id, report.warnings)) noteAttachment(id, a);
             report.containers.push(id);
             continue;
           }
           for (const a of this.store.listAttachments(id).filter((x) => x.result === undefined)) {
-            await this.detach(id, a, netnsPath(holder.pid));
+            await this.detach(id, a, netnsPath(holder.pid), report.warnings);
             noteAttachment(id, a);
           }
           if (this.store.listAttachments(id).length === 0) {

@@ -4,6 +4,7 @@ import { UsageError } from '../../common/src/errors.js';
 import { allocCommand } from './commands/alloc.js';
 import { checkCommand } from './commands/check.js';
 import { deallocCommand } from './commands/dealloc.js';
+import { deallocAllCommand } from './commands/dealloc-all.js';
 import { gcCommand } from './commands/gc.js';
 import { isIdleCommand } from './commands/is-idle.js';
 import { listCommand } from './commands/list.js';
@@ -20,6 +21,7 @@ export const COMMANDS: CommandModule[] = [
   checkCommand,
   gcCommand,
   listCommand,
+  deallocAllCommand,
   versionCommand,
 ];
 

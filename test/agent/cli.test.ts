@@ -5,7 +5,7 @@ import { parseJson, run } from '../helpers/run.js';
 // These run the real pkg executable, from /, with an empty environment: no
 // node_modules, no Node on the PATH.
 const cleanEnv = {};
-const COMMANDS = ['alloc', 'dealloc', 'is-idle', 'print-cni-result', 'print-netns-path', 'check', 'gc', 'list', 'version'];
+const COMMANDS = ['alloc', 'dealloc', 'is-idle', 'print-cni-result', 'print-netns-path', 'check', 'gc', 'list', 'dealloc-all', 'version'];
 
 test('version prints the protocol and agent versions as JSON', async (t) => {
   const result = await run(agentExecutable, ['version'], { env: cleanEnv, cwd: '/' });

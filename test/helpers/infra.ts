@@ -1,8 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentExecutable } from './paths.js';
+import { agentExecutable, fixturesDir } from './paths.js';
 import { type RunResult, run } from './run.js';
 
 /*
@@ -15,6 +15,7 @@ import { type RunResult, run } from './run.js';
 
 export const CNI_PLUGIN_DIR = '/usr/lib/cni';
 const STATE_DIRS = ['/var/lib/cni', '/run/rootless-cni-infra'];
+const tcpFixture = join(fixturesDir, 'tcp.mjs');
 
 function readNetns(pid: number | 'self'): string | undefined {
   try {
@@ -103,6 +104,27 @@ export class TestInfra {
       }
     }
     return pids;
+  }
+
+  /** Starts a command in a container's netns in the background. */
+  spawnInNetns(nsPath: string, argv: string[]): ChildProcessWithoutNullStreams {
+    return spawn('nsenter', this.nsenter(['nsenter', `--net=${nsPath}`, '--', ...argv]), { stdio: 'pipe' });
+  }
+
+  /** A TCP server in `serverNs` on `address`, then a client in `clientNs`: what the client received. */
+  async tcpExchange(serverNs: string, clientNs: string, address: string, port = 7777): Promise<string> {
+    const server = this.spawnInNetns(serverNs, [process.execPath, tcpFixture, 'serve', address, String(port)]);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.once('data', () => resolve());
+        server.once('close', (code) => reject(new Error(`tcp server exited with ${code}`)));
+      });
+      const client = this.inNetns(clientNs, [process.execPath, tcpFixture, 'connect', address, String(port)]);
+      if (client.status !== 0) throw new Error(`tcp client failed: ${client.stderr}`);
+      return client.stdout;
+    } finally {
+      server.kill('SIGKILL');
+    }
   }
 
   links(): string[] {

@@ -82,6 +82,27 @@ function parseCniError(stdout: string): CniErrorResult | undefined {
   return undefined;
 }
 
+const SETPRIV = '/usr/bin/setpriv';
+let hasSetpriv: boolean | undefined;
+
+/**
+ * A plugin must not outlive an agent that is killed: an ADD finishing after
+ * `gc` undid the attachment would leak its veth and address. util-linux
+ * setpriv sets PR_SET_PDEATHSIG before exec'ing the plugin (Node's spawn
+ * cannot). Without setpriv, plugins run directly.
+ */
+function withParentDeathSignal(pluginPath: string): [string, string[]] {
+  hasSetpriv ??= (() => {
+    try {
+      accessSync(SETPRIV, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return hasSetpriv ? [SETPRIV, ['--pdeathsig', 'KILL', '--', pluginPath]] : [pluginPath, []];
+}
+
 export interface ExecRequest {
   pluginPath: string;
   context: PluginContext;
@@ -101,7 +122,8 @@ export function execPlugin(request: ExecRequest): Promise<string> {
   Object.assign(env, request.cniEnv);
 
   return new Promise((resolve, reject) => {
-    const child = spawn(pluginPath, [], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const [file, args] = withParentDeathSignal(pluginPath);
+    const child = spawn(file, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const stdoutChunks: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';

@@ -265,6 +265,10 @@ export class CniRuntime {
     }
   }
 
+  removeCachedAttachment(network: string, containerId: string, ifName: string): void {
+    removeCacheEntry(this.options.cacheDir, network, containerId, ifName);
+  }
+
   /** The cached attachment of a container on a network, if any. */
   cachedAttachment(network: string, containerId: string, ifName: string) {
     return readCacheEntry(this.options.cacheDir, network, containerId, ifName);

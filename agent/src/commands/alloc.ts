@@ -20,7 +20,11 @@ export const allocCommand: CommandModule = {
       .option('ip', { type: 'string', describe: 'same as IP' })
       .option('mac', { type: 'string', describe: 'same as MAC' })
       .option('cap-args', { type: 'string', describe: 'same as CAP_ARGS' })
-      .option('ifname', { type: 'string', describe: 'interface name in the container (default: lowest free ethN)' }),
+      .option('ifname', { type: 'string', describe: 'interface name in the container (default: lowest free ethN)' })
+      .option('print-result', {
+        type: 'boolean',
+        describe: 'print {"ns":PATH,"result":CNI_RESULT}: one exec instead of alloc + print-cni-result',
+      }),
   handler: async (argv) => {
     const { allocRequestFromArgs, allocRequestFromJson, readStdinJson } = await import('../protocol.js');
     const id = str(argv['CONTAINER_ID']);
@@ -45,6 +49,6 @@ export const allocCommand: CommandModule = {
       ifName: str(argv['ifname']),
     });
     const response = await (await loadAllocator()).alloc(request);
-    printJson({ ns: response.ns });
+    printJson(argv['print-result'] ? response : { ns: response.ns });
   },
 };

@@ -12,7 +12,11 @@ export const deallocCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('CONTAINER_ID', { type: 'string', describe: 'container ID' })
-      .positional('NETWORK_NAME', { type: 'string', describe: 'network name' }),
+      .positional('NETWORK_NAME', { type: 'string', describe: 'network name' })
+      .option('report-idle', {
+        type: 'boolean',
+        describe: 'print {"idle":BOOL} afterwards: one exec instead of dealloc + is-idle',
+      }),
   handler: async (argv) => {
     let id = str(argv['CONTAINER_ID']);
     let network = str(argv['NETWORK_NAME']);
@@ -26,7 +30,8 @@ export const deallocCommand: CommandModule = {
       network = request['Network'] as string;
     }
     if (network === undefined) throw new UsageError('usage: dealloc CONTAINER_ID NETWORK_NAME');
-    await (await loadAllocator()).dealloc(validateContainerId(id), validateNetworkName(network));
-    printJson({});
+    const allocator = await loadAllocator();
+    await allocator.dealloc(validateContainerId(id), validateNetworkName(network));
+    printJson(argv['report-idle'] ? { idle: await allocator.isIdle() } : {});
   },
 };
