@@ -45,6 +45,18 @@ test: setup build
 test-unit: build
 	ava 'build/test/common/**' 'build/test/agent/**' 'build/test/host/**'
 
+# The infra container image (Containerfile), built offline: scripts/base-image.sh
+# provides the Debian base, scripts/build-image.sh builds and tags
+# localhost/rootless-cni-infra:$(PROTOCOL_VERSION)-ARCH and :latest. Into root's podman
+# storage; `make image IMAGE_USER=rcni-e2e` prepares that user for rootless podman
+# (scripts/e2e-user.sh) and builds into its storage instead.
+PROTOCOL_VERSION := $(shell sed -n "s/^export const PROTOCOL_VERSION = '\([0-9]*\)';/\1/p" common/src/version.ts)
+IMAGE_USER :=
+
+image: build
+	$(if $(IMAGE_USER),scripts/e2e-user.sh $(IMAGE_USER))
+	scripts/build-image.sh --protocol-version $(PROTOCOL_VERSION) $(if $(IMAGE_USER),--user $(IMAGE_USER))
+
 demo: setup build
 	cd / && env -i $(CURDIR)/dist/rootless-cni-infra version
 

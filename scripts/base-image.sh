@@ -23,7 +23,8 @@ set -euo pipefail
 
 readonly IMAGE=docker.io/library/debian:bookworm-slim
 readonly SUITE=bookworm
-readonly ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT_DIR
 readonly CACHE_DIR="$ROOT_DIR/.cache/base"
 readonly USER_PATH=/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin
 
@@ -50,20 +51,22 @@ if [[ -n "$user" ]]; then
   home="$(getent passwd "$user" | cut -d: -f6)"
   [[ -f "$home/.config/containers/storage.conf" && -d "/run/user/$uid" ]] \
     || die "user $user is not prepared for rootless podman; run scripts/e2e-user.sh $user first"
-  podman_() {
-    runuser -u "$user" -- env -i -C / HOME="$home" USER="$user" LOGNAME="$user" \
-      PATH="$USER_PATH" XDG_RUNTIME_DIR="/run/user/$uid" podman "$@"
-  }
+  podman_cmd=(runuser -u "$user" -- env -i -C / HOME="$home" USER="$user" LOGNAME="$user"
+    PATH="$USER_PATH" XDG_RUNTIME_DIR="/run/user/$uid" podman)
 else
-  podman_() { podman "$@"; }
+  podman_cmd=(podman)
 fi
+podman_() { "${podman_cmd[@]}" "$@"; }
 
 if podman_ image exists "$IMAGE"; then
   exit 0
 fi
 
-if ((pull)) && timeout 120 podman_ pull -q "$IMAGE" >/dev/null; then
-  exit 0
+if ((pull)); then
+  if timeout 120 "${podman_cmd[@]}" pull -q "$IMAGE" >/dev/null; then
+    exit 0
+  fi
+  echo "Pulling $IMAGE failed; building it from Debian's archive instead" >&2
 fi
 
 # Prints one-line apt entries ("deb URI SUITE COMPONENTS...") for this
@@ -124,6 +127,7 @@ build_tarball() {
   tmpdir="$(mktemp -d "$CACHE_DIR/.build.XXXXXX")"
   # shellcheck disable=SC2064 # expand now: tmpdir is local
   trap "rm -rf '$tmpdir'" EXIT
+  trap 'exit 1' INT TERM HUP
   echo "Building the $IMAGE rootfs with mmdebstrap (once; cached in ${tar#"$ROOT_DIR/"})" >&2
   # --variant=apt: Essential + apt, like the official image. The merged-usr hook
   # keeps usrmerge (and perl) out. The dpkg path-excludes are written into the
@@ -147,7 +151,7 @@ build_tarball() {
   fi
   mv -f "$tmpdir/rootfs.tar" "$tar"
   rm -rf "$tmpdir"
-  trap - EXIT
+  trap - EXIT INT TERM HUP
 }
 
 # One build at a time: concurrent callers (parallel test workers, a second

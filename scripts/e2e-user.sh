@@ -27,7 +27,9 @@ readonly ROOT_DROPIN=/etc/containers/containers.conf.d/50-rootless-cni-infra.con
 
 die() { echo "Error: $*" >&2; exit 1; }
 
-(($# == 1)) && [[ "$1" != -* ]] || die "usage: $0 USER"
+if (($# != 1)) || [[ "$1" == -* ]]; then
+  die "usage: $0 USER"
+fi
 [[ "$(id -u)" == 0 ]] || die "$0 needs root"
 user="$1"
 [[ "$user" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "not a valid user name: $user"
@@ -60,6 +62,7 @@ write_if_changed() {
     chmod 0644 "$file.tmp.$$"
     mv -f "$file.tmp.$$" "$file"
   else
+    # shellcheck disable=SC2016 # expanded by the inner sh
     printf '%s\n' "$content" \
       | as_user sh -c 'umask 022 && mkdir -p "$(dirname "$1")" && cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"' sh "$file"
   fi
@@ -76,7 +79,9 @@ ensure_subids() {
   usermod "$flag" "$next-$((next + SUBID_COUNT - 1))" "$user"
   changed_subids=1
 }
-touch /etc/subuid /etc/subgid
+for f in /etc/subuid /etc/subgid; do
+  [[ -e "$f" ]] || install -m 0644 /dev/null "$f"
+done
 ensure_subids /etc/subuid --add-subuids
 ensure_subids /etc/subgid --add-subgids
 
