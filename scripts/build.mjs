@@ -42,6 +42,7 @@ async function bundle(entry, outfile, extra = {}) {
     target: 'node20',
     minify: true,
     legalComments: 'none',
+    alias: { assert: join(root, 'scripts', 'shims', 'assert.cjs') },
     logLevel: 'warning',
     ...importMetaShim,
     ...extra,
