@@ -213,7 +213,7 @@ export class Allocator {
         } catch (err) {
           stopHolder(started, this.marker(id));
           this.store.removeContainer(id);
-          throw new UserError(`cannot record the netns holder of container "${id}": ${errorMessage(err)}`);
+          throw new UserError(`cannot record the netns holder of container "${id}": ${errorMessage(err)}`, { cause: err });
         }
       }
       const ns = netnsPath(holder.pid);

@@ -34,7 +34,12 @@ export class TestInfra {
     this.confDir = mkdtempSync(join(tmpdir(), 'rci-netd-'));
   }
 
-  static async start(): Promise<TestInfra> {
+  /**
+   * With readOnlyRoot, the root filesystem is read-only inside (as far as a
+   * bind remount in the private mount namespace goes) and only /run and
+   * /var/lib/cni are writable, as tmpfs: any write elsewhere fails with EROFS.
+   */
+  static async start(options: { readOnlyRoot?: boolean } = {}): Promise<TestInfra> {
     for (const dir of STATE_DIRS) mkdirSync(dir, { recursive: true });
     const child = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sleep', 'infinity'], {
       detached: true,
@@ -50,7 +55,12 @@ export class TestInfra {
       await new Promise((r) => setTimeout(r, 10));
     }
     const infra = new TestInfra(pid, readNetns(pid)!);
-    for (const dir of STATE_DIRS) infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', dir]);
+    if (options.readOnlyRoot) infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', '/run']);
+    for (const dir of STATE_DIRS) {
+      infra.execOk(['mkdir', '-p', dir]);
+      infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', dir]);
+    }
+    if (options.readOnlyRoot) infra.execOk(['mount', '-o', 'remount,bind,ro', '/']);
     infra.execOk(['ip', 'link', 'set', 'lo', 'up']);
     return infra;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { errorMessage, UserError } from '../../../common/src/errors.js';
 
 /**
  * Writes a file so that readers see either the old content or the new, never
@@ -10,14 +11,14 @@ import { basename, dirname, join } from 'node:path';
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temp, data, { mode, flag: 'wx' });
     renameSync(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });
-    throw err;
+    throw new UserError(`cannot write ${path}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -202,3 +202,31 @@ test('a holder killed from outside: is-idle, print-netns-path, dealloc and gc be
     await assertClean(t, infra, 'outside');
   });
 });
+
+test('a full state filesystem: alloc fails cleanly at any point, nothing half-written or leaked', async (t) => {
+  await withInfra(t, async (infra) => {
+    infra.writeConf('net.conflist', bridgeNetwork('full', 'cni-full0', '10.60.0.0/24', '10.60.0.1'));
+    const runDir = '/run/rci-tiny';
+    infra.execOk(['mkdir', '-p', runDir]);
+    let failures = 0;
+    // tmpfs charges a page per non-empty file: these sizes run out at different steps.
+    for (const pages of [1, 2, 3, 4, 5, 6, 8]) {
+      infra.execOk(['mount', '-t', 'tmpfs', '-o', `size=${pages * 4}k`, 'tmpfs', runDir]);
+      const env = { ROOTLESS_CNI_INFRA_RUN_DIR: runDir };
+      const result = await infra.agent(['alloc', 'tight', 'full', 'p'], { env });
+      if (result.code === 0) {
+        t.is((await infra.agent(['dealloc', 'tight', 'full'], { env })).code, 0);
+      } else {
+        failures += 1;
+        t.regex(result.stderr, /^Error: .*cannot write \/run\/rci-tiny\/.*ENOSPC: no space left on device/, `${pages} pages`);
+        t.notRegex(result.stderr, /\n\s+at /);
+        t.is(infra.execOk(['find', runDir, '-type', 'f', '-not', '-name', '*.lock']).trim(), '', `${pages} pages: no state file left`);
+      }
+      t.deepEqual(infra.holders(), [], `${pages} pages: no holder left`);
+      t.deepEqual(infra.ipamReservations('full'), [], `${pages} pages: no address left`);
+      t.deepEqual(infra.links().filter((l) => l.startsWith('veth')), [], `${pages} pages: no veth left`);
+      infra.execOk(['umount', runDir]);
+    }
+    t.true(failures >= 2, 'the small sizes did fail');
+  });
+});
