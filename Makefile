@@ -10,7 +10,7 @@ NODE_DEPS := node_modules/.package-lock.json
 SOURCES := $(shell find common/src agent/src host/src -name '*.ts' 2>/dev/null)
 TEST_SOURCES := $(shell find test bench -name '*.ts' 2>/dev/null)
 
-.PHONY: all setup build deps typecheck compile test test-unit test-root test-e2e image demo bench clean
+.PHONY: all setup build deps typecheck compile test test-unit test-e2e image demo bench clean
 
 all: build
 
@@ -45,6 +45,9 @@ test: setup build
 test-unit: build
 	ava 'build/test/common/**' 'build/test/agent/**' 'build/test/host/**'
 
+test-e2e: setup build
+	ava 'build/test/e2e/**'
+
 # The infra container image (Containerfile), built offline: scripts/base-image.sh
 # provides the Debian base, scripts/build-image.sh builds and tags
 # localhost/rootless-cni-infra:$(PROTOCOL_VERSION)-ARCH and :latest. Into root's podman
@@ -57,8 +60,10 @@ image: build
 	$(if $(IMAGE_USER),scripts/e2e-user.sh $(IMAGE_USER))
 	scripts/build-image.sh --protocol-version $(PROTOCOL_VERSION) $(if $(IMAGE_USER),--user $(IMAGE_USER))
 
+# The main job: two containers on the built-in `podman` network with real
+# rootless podman, connected to each other (scripts/demo.sh).
 demo: setup build
-	cd / && env -i $(CURDIR)/dist/rootless-cni-infra version
+	scripts/demo.sh
 
 bench: build
 	node build/bench/startup.js

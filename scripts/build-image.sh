@@ -21,7 +21,7 @@
 # with mode 0700...). (.containerignore keeps a manual `podman build .` from
 # the project tree just as small.)
 #
-# N defaults to PROTOCOL_VERSION in the Makefile and must be what the agent's
+# N defaults to PROTOCOL_VERSION in common/src/version.ts and must be what the agent's
 # `version` command prints, so the image's tag and labels cannot disagree with
 # the agent inside. The image the tags pointed at before is removed when
 # nothing else uses it, so repeated builds do not pile up 120 MB layers.
@@ -50,8 +50,8 @@ done
 
 [[ -x "$AGENT" ]] || die "$AGENT is missing; run 'make build' first"
 if [[ -z "$version" ]]; then
-  version="$(sed -n 's/^PROTOCOL_VERSION[[:space:]]*:\{0,1\}=[[:space:]]*\([0-9][0-9]*\)[[:space:]]*$/\1/p' "$ROOT_DIR/Makefile")"
-  [[ -n "$version" ]] || die "no PROTOCOL_VERSION in $ROOT_DIR/Makefile; pass --protocol-version"
+  version="$(sed -n "s/^export const PROTOCOL_VERSION = '\([0-9][0-9]*\)';\$/\1/p" "$ROOT_DIR/common/src/version.ts")"
+  [[ -n "$version" ]] || die "no PROTOCOL_VERSION in $ROOT_DIR/common/src/version.ts; pass --protocol-version"
 fi
 [[ "$version" =~ ^[0-9]+$ ]] || die "protocol version must be an integer: $version"
 

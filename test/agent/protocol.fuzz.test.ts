@@ -1,7 +1,7 @@
 import test from 'ava';
+import { tempDir } from '../helpers/tempdirs.js';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../common/src/errors.js';
 import { loadAllNetworks, loadNetworkList } from '../../agent/src/cni/config.js';
@@ -82,7 +82,7 @@ test('CAP_ARGS: a JSON object or a clear refusal', (t) => {
 });
 
 test('network configuration files of any content', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rci-fuzz-conf-'));
+  const dir = tempDir('rci-fuzz-conf-');
   const plugin = fc.record({ type: fc.oneof(hostileString(), fc.constantFrom('bridge', 'x'), fc.anything()) }, { requiredKeys: [] });
   const doc = fc.oneof(
     fc.record(

@@ -1,12 +1,12 @@
 import test from 'ava';
+import { tempDir } from '../helpers/tempdirs.js';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+
 import { join } from 'node:path';
 import { acquireFileLock } from '../../common/src/lock.js';
 
 function tempLockPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'rci-lock-')), 'lock');
+  return join(tempDir('rci-lock-'), 'lock');
 }
 
 test('an exclusive lock excludes, a shared lock shares', async (t) => {

@@ -1,5 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tempDir } from './tempdirs.js';
 import { join } from 'node:path';
 import { CniRuntime } from '../../agent/src/cni/runtime.js';
 import type { NetworkConfigList, RuntimeConf } from '../../agent/src/cni/spec.js';
@@ -15,7 +15,7 @@ export interface LogEntry {
 
 /** A sandbox with the recording fake plugin installed under several names. */
 export class FakeCni {
-  readonly root = mkdtempSync(join(tmpdir(), 'rci-fake-'));
+  readonly root = tempDir('rci-fake-');
   readonly pluginDir = join(this.root, 'bin');
   readonly cacheDir = join(this.root, 'cache');
   readonly confDir = join(this.root, 'net.d');

@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tempDir } from './tempdirs.js';
 import { join } from 'node:path';
 import { agentExecutable, fixturesDir } from './paths.js';
 import { type RunResult, run } from './run.js';
@@ -31,7 +31,7 @@ export class TestInfra {
     readonly pid: number,
     readonly netnsId: string,
   ) {
-    this.confDir = mkdtempSync(join(tmpdir(), 'rci-netd-'));
+    this.confDir = tempDir('rci-netd-');
   }
 
   /**

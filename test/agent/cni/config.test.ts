@@ -1,11 +1,11 @@
 import test from 'ava';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from '../../helpers/tempdirs.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAllNetworks, loadNetworkList, parseConfigList } from '../../../agent/src/cni/config.js';
 
 function confDir(files: Record<string, unknown>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rci-conf-'));
+  const dir = tempDir('rci-conf-');
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
   }
