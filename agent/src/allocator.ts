@@ -9,8 +9,9 @@ import { CniRuntime } from './cni/runtime.js';
 import type { CniResult, GcAttachment, NetworkConfigList, RuntimeConf } from './cni/spec.js';
 import { DEFAULT_NETWORK_NAME } from './cni/default-network.js';
 import type { AgentConfig } from './config.js';
-import { findMarkedHolders, isOurHolder, startHolder, stopHolder } from './netns/holder.js';
-import { netnsPath, type ProcessIdentity, readNetnsId } from './netns/proc.js';
+import { findMarkedHolders } from '../../common/src/holder-identity.js';
+import { isOurHolder, startHolder, stopHolder } from './netns/holder.js';
+import { netnsPath, type ProcessIdentity, readNetnsId } from '../../common/src/proc.js';
 import { type Attachment, type AttachmentMeta, StateStore } from './state/store.js';
 
 /*

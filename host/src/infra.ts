@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readlinkSync } from 'node:fs';
+import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
 import { PROTOCOL_VERSION } from '../../common/src/version.js';
@@ -64,6 +65,31 @@ export function mismatchError(found: string): UserError {
       `${PROTOCOL_VERSION}; it was left untouched. Stop the containers that use it, then run ` +
       `"rootless-cni rm" to remove it (the next alloc creates a new one)`,
   );
+}
+
+/**
+ * Holders that outlived their infra container (rootless `podman stop`/`rm`
+ * does not kill them): the user's `sleep infinity` processes carrying the
+ * agent's marker, inside a user namespace other than ours (a rootless
+ * container's). Called only when no infra container runs, so none is in use.
+ */
+export function reapOrphanHolders(): number {
+  const ownUserns = readNamespace('self');
+  let killed = 0;
+  for (const holder of findMarkedHolders('')) {
+    const userns = readNamespace(holder.pid);
+    if (userns === undefined || userns === ownUserns) continue;
+    if (killMarkedHolder(holder)) killed += 1;
+  }
+  return killed;
+}
+
+function readNamespace(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/user`);
+  } catch {
+    return undefined;
+  }
 }
 
 export class Infra {
@@ -151,6 +177,14 @@ export class Infra {
     if (info?.state === 'paused') {
       throw new UserError(
         `the infra container ${INFRA_NAME} is paused; unpause it (podman unpause ${INFRA_NAME}) or remove it with "rootless-cni rm"`,
+      );
+    }
+    const orphans = reapOrphanHolders();
+    if (orphans > 0) {
+      process.stderr.write(
+        `Warning: the infra container ${INFRA_NAME} was ${info ? `stopped (state ${info.state})` : 'removed'} while it held ` +
+          `${orphans} network namespace(s); their holders were stopped, and containers that used them have lost ` +
+          `their CNI network\n`,
       );
     }
     return { info: await this.create(info !== undefined), created: true };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PROTOCOL_VERSION } from '../../common/src/version.js';
 import { defaultImage } from '../../host/src/config.js';
-import { HOLDER_MARKER_VARIABLE } from '../../agent/src/netns/holder.js';
+import { HOLDER_MARKER_VARIABLE } from '../../common/src/holder-identity.js';
 import { agentExecutable, hostShim, projectRoot } from '../helpers/paths.js';
 import {
   asUser,
@@ -342,4 +342,21 @@ e2e.serial('another protocol version is refused and rm removes it; a stopped inf
   const last = await shimJson(t, c, ['dealloc', 'e2e-new', NETWORK]);
   t.deepEqual(last.out, { infraRemoved: true });
   t.log(`alloc replacing a stopped infra container: ${replaced.ms.toFixed(0)} ms`);
+
+  // Removed behind the shim's back while holding namespaces: rootless podman
+  // rm leaves the holders; the next alloc says so, stops them and recreates.
+  await shimJson(t, c, ['alloc', 'e2e-x', NETWORK]);
+  await shimJson(t, c, ['alloc', 'e2e-y', NETWORK]);
+  const leaked = holdersOf(c.user);
+  t.is(leaked.length, 2);
+  await podman(c, ['rm', '-f', INFRA]);
+  t.deepEqual(holdersOf(c.user).sort(), leaked.sort(), 'podman rm left the holders running');
+  const recreated = await shim(c, ['alloc', 'e2e-x', NETWORK]);
+  t.is(recreated.code, 0, recreated.stderr);
+  t.regex(recreated.stderr, /Warning: the infra container rootless-cni-infra was removed while it held 2 network namespace\(s\)/);
+  const now = holdersOf(c.user);
+  t.is(now.length, 1);
+  t.false(leaked.includes(now[0]!), 'the old holders are gone, one new one');
+  t.deepEqual((await shimJson(t, c, ['dealloc', 'e2e-x', NETWORK])).out, { infraRemoved: true });
+  t.deepEqual(holdersOf(c.user), []);
 });

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { errorMessage, UserError } from '../../../common/src/errors.js';
-import { netnsPath, type ProcessIdentity, readCmdline, readNetnsId, readStartTime } from './proc.js';
+import { HOLDER_ARGV, HOLDER_MARKER_VARIABLE, isHolderCmdline, readMarker } from '../../../common/src/holder-identity.js';
+import { netnsPath, type ProcessIdentity, readCmdline, readNetnsId, readStartTime } from '../../../common/src/proc.js';
 
 /*
  * A container's network namespace lives as long as a `sleep infinity`
@@ -10,13 +10,6 @@ import { netnsPath, type ProcessIdentity, readCmdline, readNetnsId, readStartTim
  * container shares the host's PID namespace.
  */
 
-const HOLDER_ARGV = ['sleep', 'infinity'];
-/**
- * Every holder carries this variable, naming its state directory, so that
- * `gc` can find holders whose record a crash prevented from being written,
- * and so that a PID is only ever taken for ours when its environment says so.
- */
-export const HOLDER_MARKER_VARIABLE = 'ROOTLESS_CNI_INFRA_HOLDER';
 const UNSHARE_TIMEOUT_MS = 5_000;
 
 export interface Holder extends ProcessIdentity {
@@ -27,9 +20,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function isHolderCmdline(cmdline: string[] | undefined): boolean {
-  return cmdline !== undefined && cmdline.length === 2 && cmdline[0]!.endsWith('sleep') && cmdline[1] === 'infinity';
-}
 
 /**
  * True when `pid` is still the holder we started: same start time, still
@@ -113,35 +103,4 @@ export function stopHolder(identity: ProcessIdentity, marker: string): boolean {
   if (!isOurHolder(identity, marker)) return false;
   killPid(identity.pid);
   return true;
-}
-
-function readMarker(pid: number): string | undefined {
-  let environ: string;
-  try {
-    environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const prefix = `${HOLDER_MARKER_VARIABLE}=`;
-  const entry = environ.split('\0').find((e) => e.startsWith(prefix));
-  return entry?.slice(prefix.length);
-}
-
-/** Live holders whose marker starts with `prefix` (a run dir), found by scanning /proc. */
-export function findMarkedHolders(prefix: string): Array<ProcessIdentity & { marker: string }> {
-  const found: Array<ProcessIdentity & { marker: string }> = [];
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name));
-  } catch {
-    return found;
-  }
-  for (const name of pids) {
-    const pid = Number(name);
-    if (!isHolderCmdline(readCmdline(pid))) continue;
-    const marker = readMarker(pid);
-    const startTime = readStartTime(pid);
-    if (marker !== undefined && startTime !== undefined && marker.startsWith(prefix)) found.push({ pid, startTime, marker });
-  }
-  return found;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errnoCode, errorMessage, UserError } from '../../../common/src/errors.js';
 import { validateContainerId, validateNetworkName } from '../../../common/src/validate.js';
 import type { CniResult } from '../cni/spec.js';
-import type { ProcessIdentity } from '../netns/proc.js';
+import type { ProcessIdentity } from '../../../common/src/proc.js';
 import { isAtomicTempFile, writeFileAtomic } from './atomic-write.js';
 
 /*
