@@ -261,7 +261,16 @@ export class Allocator {
       if (attachment) {
         // With the namespace gone or the ADD unfinished, DEL is best effort (see detach).
         const bestEffort = !holder || attachment.result === undefined ? [] : undefined;
-        await this.detach(id, attachment, holder ? netnsPath(holder.pid) : '', bestEffort);
+        // The attachment stops being live before its DEL starts: if this
+        // agent is killed mid-DEL, what is left is an interrupted attachment,
+        // which gc (and the next alloc or dealloc) removes best effort.
+        if (attachment.result) this.store.unmarkLive(id, network);
+        try {
+          await this.detach(id, attachment, holder ? netnsPath(holder.pid) : '', bestEffort);
+        } catch (err) {
+          if (attachment.result) this.store.markLive(id, network, attachment.result);
+          throw err;
+        }
       }
       if (this.store.hasContainer(id) && this.store.listAttachments(id).length === 0) {
         if (holder) stopHolder(holder, this.marker(id));

@@ -161,6 +161,16 @@ export class StateStore {
     writeFileAtomic(join(dir, 'attached', network), JSON.stringify(result));
   }
 
+  /** The attachment is no longer live (its DEL is starting); its metadata stays. */
+  unmarkLive(id: string, network: string): void {
+    rmSync(join(this.containerDir(id), 'attached', validateNetworkName(network)), { force: true });
+  }
+
+  /** Live again (its DEL failed and can be retried). */
+  markLive(id: string, network: string, result: CniResult): void {
+    writeFileAtomic(join(this.containerDir(id), 'attached', validateNetworkName(network)), JSON.stringify(result));
+  }
+
   /** Removes an attachment: the result first, so that it stops being live before its metadata goes. */
   removeAttachment(id: string, network: string): void {
     const dir = this.containerDir(id);

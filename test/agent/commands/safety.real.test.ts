@@ -230,3 +230,30 @@ test('a full state filesystem: alloc fails cleanly at any point, nothing half-wr
     t.true(failures >= 2, 'the small sizes did fail');
   });
 });
+
+test('an agent killed mid-dealloc is cleaned up by gc or the next dealloc', async (t) => {
+  await withInfra(t, async (infra) => {
+    infra.writeConf('net.conflist', bridgeNetwork('crashdel', 'cni-crdel0', '10.59.0.0/24', '10.59.0.1'));
+    const { agentExecutable } = await import('../../helpers/paths.js');
+    for (let round = 0; round < 8; round += 1) {
+      const caps = '{"portMappings":[{"hostPort":7070,"containerPort":70,"protocol":"tcp"}]}';
+      t.is((await infra.agent(['alloc', 'victim', 'crashdel', 'p', '', '', caps])).code, 0);
+      const child = spawn('nsenter', ['-t', String(infra.pid), '--mount', '--net', '--', agentExecutable, 'dealloc', 'victim', 'crashdel'], {
+        stdio: 'ignore',
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: '/usr/lib/cni', NETCONFPATH: infra.confDir },
+      });
+      const closed = new Promise((r) => child.once('close', r));
+      await new Promise((r) => setTimeout(r, 30 + 40 * round));
+      child.kill('SIGKILL');
+      await closed;
+      // Either gc finds the interrupted detach, or the attachment is still
+      // whole and a plain dealloc finishes the job.
+      const gc = await infra.agent(['gc']);
+      t.is(gc.code, 0, gc.stderr);
+      const again = await infra.agent(['dealloc', 'victim', 'crashdel']);
+      t.is(again.code, 0, again.stderr);
+      await assertClean(t, infra, 'crashdel');
+      t.notRegex(infra.iptablesRules('nat'), /7070/, 'no portmap rule left');
+    }
+  });
+});
