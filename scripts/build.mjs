@@ -43,8 +43,11 @@ async function bundle(entry, outfile, extra = {}) {
     minify: true,
     legalComments: 'none',
     alias: { assert: join(root, 'scripts', 'shims', 'assert.cjs') },
+    // yargs reads process.stdout.columns when it loads, which builds the
+    // stdout stream (~5 ms); our output goes through fs.writeSync, and help is
+    // wrapped at a fixed width.
+    define: { ...importMetaShim.define, 'process.stdout.columns': 'undefined' },
     logLevel: 'warning',
-    ...importMetaShim,
     ...extra,
     banner: { js: [extra.banner?.js, importMetaShim.banner.js].filter(Boolean).join('\n') },
   });

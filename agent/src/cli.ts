@@ -49,7 +49,7 @@ export function buildCli(argv: string[], commands: CommandModule[]): Argv {
     .help('help')
     .alias('help', 'h')
     .version(false)
-    .wrap(Math.min(120, process.stdout.columns || 120))
+    .wrap(100)
     .fail((message, err) => {
       if (err) reportFatal(err);
       throw new UsageError(cleanYargsMessage(message));
@@ -57,6 +57,7 @@ export function buildCli(argv: string[], commands: CommandModule[]): Argv {
     .epilogue(
       'Output is JSON on stdout. Errors are "Error: ..." on stderr, with exit code 1 (failure) or 2 (bad usage).',
     );
+  skipHelpCaching(cli);
   for (const command of commands) cli.command(command);
   cli.command({
     command: 'help [command]',
@@ -71,6 +72,19 @@ export function buildCli(argv: string[], commands: CommandModule[]): Argv {
     },
   });
   return cli;
+}
+
+/**
+ * yargs renders the whole help text after every command it runs (about 9 ms,
+ * 15% of a `version`), only so that a handler calling showHelp() later still
+ * shows that command's help. Ours never do (`help` builds its own parser), so
+ * the agent turns that caching off; help is still rendered on demand.
+ */
+function skipHelpCaching(cli: Argv): void {
+  const internal = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => Record<string, unknown> } })
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (internal && typeof internal['cacheHelpMessage'] === 'function') internal['cacheHelpMessage'] = () => undefined;
 }
 
 function cleanYargsMessage(message: string): string {
