@@ -1,4 +1,5 @@
 import type { ExecutionContext } from 'ava';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { TestInfra } from '../../helpers/infra.js';
 import { bridgeNetwork } from '../../helpers/networks.js';
 import { realTest as test } from '../../helpers/root-requirements.js';
@@ -108,5 +109,23 @@ test('dealloc of an unknown container or network is a no-op; print commands name
     t.is(nons.stderr, 'Error: container "nobody" has no network namespace\n');
     await ok(t, infra, ['dealloc', 'c1', 'podman']);
     t.deepEqual(await ok(t, infra, ['is-idle']), { idle: true });
+  });
+});
+
+test('the netns holder is detached, in its own netns with lo up, and carries its marker', async (t) => {
+  await withInfra(t, async (infra) => {
+    const { ns } = await ok(t, infra, ['alloc', 'h1', 'podman', 'p']) as { ns: string };
+    const pid = Number(/\/proc\/([0-9]+)\//.exec(ns)![1]);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    t.is(Number(fields[3]), pid, 'own session (setsid): session ID is its PID');
+    for (const fd of [0, 1, 2]) t.is(readlinkSync(`/proc/${pid}/fd/${fd}`), '/dev/null', `fd ${fd} on /dev/null`);
+    t.deepEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((x) => x !== ''), ['sleep', 'infinity']);
+    t.not(readlinkSync(`/proc/${pid}/ns/net`), infra.netnsId, 'a network namespace of its own');
+    t.regex(infra.inNetns(ns, ['ip', '-o', 'link', 'show', 'lo']).stdout, /state UNKNOWN|LOWER_UP/);
+    t.regex(infra.inNetns(ns, ['ip', '-o', '-4', 'addr', 'show', 'lo']).stdout, /127\.0\.0\.1\/8/);
+    t.regex(readFileSync(`/proc/${pid}/environ`, 'utf8'), /ROOTLESS_CNI_INFRA_HOLDER=net:\[[0-9]+\]\|\/run\/rootless-cni-infra\/h1/);
+    await ok(t, infra, ['dealloc', 'h1', 'podman']);
+    t.deepEqual(infra.holders(), []);
   });
 });
