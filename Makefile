@@ -40,7 +40,9 @@ build: dist/rootless-cni-infra dist/rootless-cni
 # The whole suite: unit tests, root tests with the real CNI plugins in real
 # network namespaces, and the rootless podman end-to-end tests.
 test: setup build
-	ava
+	@mkdir -p build
+	ava 2>&1 | tee build/test-output.log; status=$${PIPESTATUS[0]}; \
+	  node scripts/test-summary.mjs build/test-output.log; exit $$status
 
 test-unit: build
 	ava 'build/test/common/**' 'build/test/agent/**' 'build/test/host/**'
@@ -65,8 +67,12 @@ image: build
 demo: setup build
 	scripts/demo.sh
 
+# Benchmarks (bench/run.ts): each figure next to its baseline, measured in the
+# same run, as medians; prints a table and writes bench/results/latest.json.
+# As root for all sections; BENCH_ARGS="--only startup,agent" runs some.
+BENCH_ARGS :=
 bench: build
-	node build/bench/startup.js
+	node build/bench/run.js $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist
