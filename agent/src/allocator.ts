@@ -11,6 +11,7 @@ import { DEFAULT_NETWORK_NAME } from './cni/default-network.js';
 import type { AgentConfig } from './config.js';
 import { findMarkedHolders } from '../../common/src/holder-identity.js';
 import { isOurHolder, startHolder, stopHolder } from './netns/holder.js';
+import { stopPluginDaemons } from './netns/plugin-daemons.js';
 import { netnsPath, type ProcessIdentity, readNetnsId } from '../../common/src/proc.js';
 import { type Attachment, type AttachmentMeta, StateStore } from './state/store.js';
 
@@ -280,7 +281,7 @@ export class Allocator {
   }
 
   /** Detaches everything, container by container; what fails is reported and kept. */
-  async deallocAll(): Promise<{ removed: Array<{ container: string; network: string }>; errors: string[] }> {
+  async deallocAll(): Promise<{ removed: Array<{ container: string; network: string }>; daemons: number[]; errors: string[] }> {
     const removed: Array<{ container: string; network: string }> = [];
     const errors: string[] = [];
     this.store.init();
@@ -302,7 +303,9 @@ export class Allocator {
         errors.push(`container "${id}": ${errorMessage(err)}`);
       }
     }
-    return { removed, errors };
+    // Plugin daemons (dnsname's dnsmasq) would outlive the infra container.
+    const daemons = errors.length === 0 ? await stopPluginDaemons() : [];
+    return { removed, daemons, errors };
   }
 
   /** Idle exactly when no container has a live holder and a completed attachment. */

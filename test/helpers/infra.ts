@@ -40,7 +40,7 @@ export class TestInfra {
    * /var/lib/cni are writable, as tmpfs: any write elsewhere fails with EROFS.
    */
   static async start(options: { readOnlyRoot?: boolean } = {}): Promise<TestInfra> {
-    for (const dir of STATE_DIRS) mkdirSync(dir, { recursive: true });
+    mkdirSync('/var/lib/cni', { recursive: true });
     const child = spawn('unshare', ['--mount', '--net', '--propagation', 'private', '--', 'sleep', 'infinity'], {
       detached: true,
       stdio: 'ignore',
@@ -55,7 +55,8 @@ export class TestInfra {
       await new Promise((r) => setTimeout(r, 10));
     }
     const infra = new TestInfra(pid, readNetns(pid)!);
-    if (options.readOnlyRoot) infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', '/run']);
+    // Like the real container (--tmpfs /run): dnsname's files, xtables.lock and our state stay inside.
+    infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', '/run']);
     for (const dir of STATE_DIRS) {
       infra.execOk(['mkdir', '-p', dir]);
       infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', dir]);
@@ -135,6 +136,12 @@ export class TestInfra {
     } finally {
       server.kill('SIGKILL');
     }
+  }
+
+  /** Asks the DNS server at `server` for `name`, from inside `nsPath`. */
+  resolve(nsPath: string, server: string, name: string): string {
+    const result = this.inNetns(nsPath, [process.execPath, tcpFixture, 'resolve', server, name]);
+    return result.status === 0 ? result.stdout.trim() : `error: ${result.stderr.trim()}`;
   }
 
   links(): string[] {

@@ -129,3 +129,25 @@ test('the netns holder is detached, in its own netns with lo up, and carries its
     t.deepEqual(infra.holders(), []);
   });
 });
+
+test('dnsname: names resolve in the network, and dealloc-all stops its dnsmasq', async (t) => {
+  await withInfra(t, async (infra) => {
+    const network = bridgeNetwork('dnsnet', 'cni-dns0', '10.58.0.0/24', '10.58.0.1');
+    (network['plugins'] as unknown[]).push({ type: 'dnsname', domainName: 'dns.test', capabilities: { aliases: true } });
+    infra.writeConf('dns.conflist', network);
+    const a = await ok(t, infra, ['alloc', 'dns-a', 'dnsnet', 'alpha', '', '', '{"aliases":{"dnsnet":["www"]}}']);
+    const b = await ok(t, infra, ['alloc', 'dns-b', 'dnsnet', 'beta']);
+    const aAddress = ((await ok(t, infra, ['print-cni-result', 'dns-a', 'dnsnet']))['ips'] as Array<{ address: string }>)[0]!.address.split('/')[0]!;
+    const dnsmasq = () => infra.exec(['pgrep', '-f', 'dnsmasq.*dnsname/dnsnet']).stdout.trim().split('\n').filter((x) => x !== '');
+    t.is(dnsmasq().length, 1, 'dnsname started one dnsmasq');
+    // The hosts file dnsmasq serves has the pod name and the alias.
+    const hosts = infra.execOk(['cat', '/run/containers/cni/dnsname/dnsnet/addnhosts']);
+    t.regex(hosts, new RegExp(`${aAddress.replaceAll('.', '\\.')}\\s+alpha\\s+www`));
+    t.truthy(a['ns']);
+    for (const name of ['www.dns.test', 'alpha.dns.test']) t.is(infra.resolve(b['ns'] as string, '10.58.0.1', name), aAddress, name);
+    const report = await ok(t, infra, ['dealloc-all']);
+    t.is((report['removed'] as unknown[]).length, 2);
+    t.deepEqual(dnsmasq(), [], 'no dnsmasq left');
+    t.deepEqual(infra.holders(), []);
+  });
+});
