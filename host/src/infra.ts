@@ -1,4 +1,5 @@
-import { mkdirSync, readlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
+import { readStartTime } from '../../common/src/proc.js';
 import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
@@ -68,25 +69,45 @@ export function mismatchError(found: string): UserError {
 }
 
 /**
- * Holders that outlived their infra container (rootless `podman stop`/`rm`
- * does not kill them): the user's `sleep infinity` processes carrying the
- * agent's marker, inside a user namespace other than ours (a rootless
- * container's). Called only when no infra container runs, so none is in use.
+ * What outlived an infra container that was stopped or removed behind our
+ * back (rootless `podman stop`/`rm` kills neither): its holders, the user's
+ * `sleep infinity` processes carrying the agent's marker in a user namespace
+ * other than ours (a rootless container's), and whatever still runs in the
+ * infra container's network namespace, which the markers name (dnsname's
+ * dnsmasq). Called only when no infra container runs, so none is in use.
  */
-export function reapOrphanHolders(): number {
-  const ownUserns = readNamespace('self');
-  let killed = 0;
+export function reapOrphans(): { holders: number; daemons: number } {
+  const ownUserns = readNamespace('self', 'user');
+  const infraNetns = new Set<string>();
+  let holders = 0;
   for (const holder of findMarkedHolders('')) {
-    const userns = readNamespace(holder.pid);
+    const userns = readNamespace(holder.pid, 'user');
     if (userns === undefined || userns === ownUserns) continue;
-    if (killMarkedHolder(holder)) killed += 1;
+    infraNetns.add(holder.marker.split('|')[0]!);
+    if (killMarkedHolder(holder)) holders += 1;
   }
-  return killed;
+  let daemons = 0;
+  if (infraNetns.size > 0) {
+    for (const name of readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n))) {
+      const pid = Number(name);
+      const netns = readNamespace(pid, 'net');
+      if (netns === undefined || !infraNetns.has(netns) || readNamespace(pid, 'user') === ownUserns) continue;
+      const startTime = readStartTime(pid);
+      if (startTime === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+        daemons += 1;
+      } catch {
+        // gone, or not ours
+      }
+    }
+  }
+  return { holders, daemons };
 }
 
-function readNamespace(pid: number | 'self'): string | undefined {
+function readNamespace(pid: number | 'self', kind: 'user' | 'net'): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/user`);
+    return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
     return undefined;
   }
@@ -179,12 +200,13 @@ export class Infra {
         `the infra container ${INFRA_NAME} is paused; unpause it (podman unpause ${INFRA_NAME}) or remove it with "rootless-cni rm"`,
       );
     }
-    const orphans = reapOrphanHolders();
-    if (orphans > 0) {
+    const orphans = reapOrphans();
+    if (orphans.holders > 0) {
       process.stderr.write(
         `Warning: the infra container ${INFRA_NAME} was ${info ? `stopped (state ${info.state})` : 'removed'} while it held ` +
-          `${orphans} network namespace(s); their holders were stopped, and containers that used them have lost ` +
-          `their CNI network\n`,
+          `${orphans.holders} network namespace(s); their holders were stopped` +
+          (orphans.daemons > 0 ? `, with ${orphans.daemons} process(es) left in its network namespace` : '') +
+          `, and containers that used them have lost their CNI network\n`,
       );
     }
     return { info: await this.create(info !== undefined), created: true };

@@ -349,11 +349,13 @@ e2e.serial('another protocol version is refused and rm removes it; a stopped inf
   await shimJson(t, c, ['alloc', 'e2e-y', NETWORK]);
   const leaked = holdersOf(c.user);
   t.is(leaked.length, 2);
+  const oldDnsmasq = processesOf(c.user.uid).filter((p) => p.argv.some((a) => a.includes(`dnsname/${NETWORK}`))).map((p) => p.pid);
   await podman(c, ['rm', '-f', INFRA]);
   t.deepEqual(holdersOf(c.user).sort(), leaked.sort(), 'podman rm left the holders running');
   const recreated = await shim(c, ['alloc', 'e2e-x', NETWORK]);
   t.is(recreated.code, 0, recreated.stderr);
-  t.regex(recreated.stderr, /Warning: the infra container rootless-cni-infra was removed while it held 2 network namespace\(s\)/);
+  t.regex(recreated.stderr, /Warning: the infra container rootless-cni-infra was removed while it held 2 network namespace\(s\); their holders were stopped, with 1 process\(es\) left in its network namespace/);
+  t.true(oldDnsmasq.length > 0 && oldDnsmasq.every((pid) => !isAlive(pid)), 'the old infra container\'s dnsmasq was stopped');
   const now = holdersOf(c.user);
   t.is(now.length, 1);
   t.false(leaked.includes(now[0]!), 'the old holders are gone, one new one');
