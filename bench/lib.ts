@@ -151,7 +151,26 @@ export interface StepResult {
   stderr: string;
 }
 
-/** Runs a program (argument vector), returns its exit code and output. */
+/** Process groups of the programs running now (each started in its own group). */
+const running = new Set<number>();
+
+/** Kills every program started by runProgram that still runs, with what it started in its group. */
+export function killRunning(): void {
+  for (const pgid of running) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  running.clear();
+}
+
+/**
+ * Runs a program (argument vector) in its own process group, so that an
+ * interrupted run can stop it and the agents it runs (killRunning); returns
+ * its exit code and output.
+ */
 export function runProgram(
   file: string,
   args: string[],
@@ -162,6 +181,12 @@ export function runProgram(
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 600_000,
+      detached: true,
+    });
+    const pgid = child.pid;
+    if (pgid !== undefined) running.add(pgid);
+    child.on('exit', () => {
+      if (pgid !== undefined) running.delete(pgid);
     });
     let stdout = '';
     let stderr = '';
@@ -199,6 +224,44 @@ export function residentKb(pid: number): { rss: number; pss: number } | undefine
     return Number.isFinite(rss) && Number.isFinite(pss) ? { rss, pss } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+const cleanups = new Set<() => Promise<void>>();
+
+/**
+ * Registers a clean-up; returns the function that runs it, once: the normal
+ * path (a finally block) and an interruption (SIGINT, SIGTERM: see run.ts)
+ * share the same run, and the interrupted process exits only after it.
+ */
+export function cleanup(fn: () => unknown): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const runOnce = (): Promise<void> =>
+    (done ??= (async () => {
+      try {
+        await fn();
+      } finally {
+        cleanups.delete(runOnce);
+      }
+    })());
+  cleanups.add(runOnce);
+  return runOnce;
+}
+
+/**
+ * Stops the programs running now (drivers and the agents they run), lets
+ * the kernel finish off what they started, then runs the registered
+ * clean-ups (newest first), whatever they throw.
+ */
+export async function runCleanups(): Promise<void> {
+  killRunning();
+  await new Promise((r) => setTimeout(r, 300));
+  for (const fn of [...cleanups].reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      log(`clean-up failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
 

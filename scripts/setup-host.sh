@@ -9,7 +9,7 @@ PACKAGES=(
   iproute2 iptables util-linux procps   # ip, iptables, unshare/nsenter/flock, ps
   podman runc slirp4netns uidmap fuse-overlayfs   # rootless podman for the e2e tests
   mmdebstrap ca-certificates     # the offline base image
-  hyperfine                      # benchmarks
+  time                           # benchmarks: peak RSS with /usr/bin/time
 )
 
 missing=()
