@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { runCli } from '../../common/src/cli.js';
+import { UserError } from '../../common/src/errors.js';
+import { PROTOCOL_MISMATCH_EXIT_CODE, PROTOCOL_VERSION } from '../../common/src/version.js';
 import { allocCommand } from './commands/alloc.js';
 import { checkCommand } from './commands/check.js';
 import { deallocCommand } from './commands/dealloc.js';
@@ -31,5 +33,29 @@ export const COMMANDS: CommandModule[] = [
  * `version` or `is-idle` does not pay for the CNI runtime.
  */
 export async function main(argv: string[]): Promise<void> {
-  await runCli(argv, { scriptName: 'rootless-cni-infra', commands: COMMANDS });
+  await runCli(argv, {
+    scriptName: 'rootless-cni-infra',
+    commands: COMMANDS,
+    globalOptions: (cli) =>
+      cli
+        .option('expect-protocol', {
+          type: 'string',
+          describe: 'fail with exit code 3, doing nothing, unless this agent speaks this protocol version',
+        })
+        .middleware((args) => checkExpectedProtocol(args['expect-protocol'])),
+  });
+}
+
+/**
+ * The handshake that lets a caller run its command in the same exec that
+ * checks the infra container's protocol version.
+ */
+function checkExpectedProtocol(expected: unknown): void {
+  if (expected === undefined) return;
+  if (String(expected) !== PROTOCOL_VERSION) {
+    throw new UserError(
+      `protocol mismatch: the caller speaks protocol version ${String(expected)}, this agent speaks ${PROTOCOL_VERSION}`,
+      { exitCode: PROTOCOL_MISMATCH_EXIT_CODE },
+    );
+  }
 }

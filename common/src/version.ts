@@ -11,3 +11,9 @@
  */
 export const PROTOCOL_VERSION = '7';
 export const AGENT_VERSION = '0.1.0';
+
+/**
+ * Exit code of an agent command given `--expect-protocol N` for another N:
+ * the host shim then refuses the infra container instead of misreading it.
+ */
+export const PROTOCOL_MISMATCH_EXIT_CODE = 3;

@@ -3,9 +3,9 @@ import { readStartTime } from '../../common/src/proc.js';
 import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
-import { PROTOCOL_VERSION } from '../../common/src/version.js';
+import { PROTOCOL_MISMATCH_EXIT_CODE, PROTOCOL_VERSION } from '../../common/src/version.js';
 import type { HostConfig } from './config.js';
-import { failed, Podman, type PodmanResult } from './podman.js';
+import { failed, Podman, type PodmanResult, showCommand } from './podman.js';
 
 /*
  * The infra container: one per user, named rootless-cni-infra, privileged in
@@ -110,6 +110,18 @@ function readNamespace(pid: number | 'self', kind: 'user' | 'net'): string | und
     return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
     return undefined;
+  }
+}
+
+/** What podman exec says when the infra container is missing or not running. */
+const NO_RUNNING_CONTAINER = /no such container|no container with name or ID|container state improper|is not running/i;
+
+function parseAgentOutput(binary: string, args: string[], stdout: string): unknown {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    const shown = stdout.length > 200 ? `${stdout.slice(0, 200)}...` : stdout;
+    throw new UserError(`${showCommand(binary, args)} did not print JSON: ${JSON.stringify(shown)}`);
   }
 }
 
@@ -249,6 +261,29 @@ export class Infra {
     }
     await this.checkProtocol(info);
     return info;
+  }
+
+  /**
+   * The agent's answer to one command, in ONE podman call, when an infra
+   * container runs: the agent checks the protocol version itself
+   * (--expect-protocol), so no `podman ps` is needed first. `undefined`
+   * when there is no running infra container. A failure of an agent of
+   * another protocol, which may not know the handshake, is reported as
+   * a protocol mismatch (that costs one `podman ps`, on failures only).
+   */
+  async agentIfRunning(args: string[]): Promise<unknown> {
+    const full = ['exec', INFRA_NAME, AGENT, ...args, `--expect-protocol=${PROTOCOL_VERSION}`];
+    const result = await this.podman.run(full);
+    if (result.code === 0) return parseAgentOutput(this.config.podman, full, result.stdout);
+    // podman's own failures exit with 125 or more (4.3 uses 255 for a stopped container).
+    if (result.code >= 125 && NO_RUNNING_CONTAINER.test(result.stderr)) return undefined;
+    if (result.code === PROTOCOL_MISMATCH_EXIT_CODE) {
+      const found = /this agent speaks (\S+)/.exec(result.stderr)?.[1] ?? 'another';
+      throw mismatchError(found);
+    }
+    const info = await this.inspect();
+    if (info?.running) await this.checkProtocol(info);
+    throw failed(this.config.podman, full, result);
   }
 
   /** `podman exec` of the agent, whatever it exits with. */

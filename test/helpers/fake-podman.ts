@@ -122,7 +122,22 @@ if (state.fail[command]) {
   } else if (!state.container || state.container.State !== 'running') {
     finish({ code: 125, stderr: 'Error: can only create exec sessions on running containers: container state improper\n' });
   } else {
-    finish(state.agent[argv[3]] || { code: 1, stderr: 'Error: fake agent: no answer for ' + argv[3] + '\n' });
+    // The agent's protocol handshake: an agent of protocol 7 or later refuses
+    // another version with exit code 3; an older one knows no such flag.
+    const expected = argv.find((a) => a.startsWith('--expect-protocol='));
+    let speaks = '7';
+    try {
+      speaks = String(JSON.parse((state.agent.version || {}).stdout || '{}').version || '7');
+    } catch {}
+    if (expected && expected.split('=')[1] !== speaks) {
+      if (Number(speaks) >= 7) {
+        finish({ code: 3, stderr: 'Error: protocol mismatch: the caller speaks protocol version ' + expected.split('=')[1] + ', this agent speaks ' + speaks + '\n' });
+      } else {
+        finish({ code: 1, stderr: 'Usage: rootless-cni-infra alloc CONTAINER_ID NETWORK_NAME POD_NAME\n' });
+      }
+    } else {
+      finish(state.agent[argv[3]] || { code: 1, stderr: 'Error: fake agent: no answer for ' + argv[3] + '\n' });
+    }
   }
 } else if (command === 'rm') {
   if (!state.container) {

@@ -14,6 +14,8 @@ const INFRA = 'rootless-cni-infra';
 const EXEC = `exec ${INFRA} rootless-cni-infra`;
 const PS = `ps -a --filter name=^${INFRA}$ --format json`;
 const RM = `rm -f ${INFRA}`;
+/** Every agent command the shim runs for its result carries the protocol handshake. */
+const XP = '--expect-protocol=7';
 const LABEL = 'io.github.rootless-cni-infra.protocol-version';
 
 function fake(t: { teardown(fn: () => void): void }): FakePodman {
@@ -68,7 +70,7 @@ test('an unknown command or option is a usage error', async (t) => {
   t.deepEqual(podman.calls(), []);
 });
 
-test('alloc creates a missing infra container, then runs exactly one exec', async (t) => {
+test('alloc creates a missing infra container, then runs the alloc in it', async (t) => {
   const podman = fake(t);
   t.false(existsSync(podman.configDir));
   const result = await podman.shim(['alloc', 'c1', 'net1']);
@@ -79,16 +81,18 @@ test('alloc creates a missing infra container, then runs exactly one exec', asyn
   t.deepEqual(
     invocations.map((i) => i.argv),
     [
+      // Tried first (the common case is a running container); podman says there is none.
+      ['exec', INFRA, 'rootless-cni-infra', 'alloc', 'c1', 'net1', '--pod-name=c1', '--print-result', XP],
       ['ps', '-a', '--filter', `name=^${INFRA}$`, '--format', 'json'],
       createArgs(podman),
-      ['exec', INFRA, 'rootless-cni-infra', 'alloc', 'c1', 'net1', '--pod-name=c1', '--print-result'],
+      ['exec', INFRA, 'rootless-cni-infra', 'alloc', 'c1', 'net1', '--pod-name=c1', '--print-result', XP],
     ],
   );
   t.true(statSync(podman.configDir).isDirectory(), 'the config dir is created for the bind mount');
   t.is(podman.state().container?.Labels[LABEL], '7');
 });
 
-test('alloc into a running infra container: one ps, one exec, every option forwarded', async (t) => {
+test('alloc into a running infra container: one podman exec, every option forwarded', async (t) => {
   const podman = fake(t).withRunningInfra();
   const result = await podman.shim([
     'alloc',
@@ -109,9 +113,8 @@ test('alloc into a running infra container: one ps, one exec, every option forwa
   t.is(result.code, 0, result.stderr);
   t.deepEqual(parseJson(result), { ns: FAKE_NS, result: FAKE_RESULT });
   const calls = podman.invocations().map((i) => i.argv);
-  t.is(calls.length, 2);
-  t.is(calls[0]!.join(' '), PS);
-  t.deepEqual(calls[1], [
+  t.is(calls.length, 1, 'one podman call: no ps first');
+  t.deepEqual(calls[0], [
     'exec',
     INFRA,
     'rootless-cni-infra',
@@ -124,6 +127,7 @@ test('alloc into a running infra container: one ps, one exec, every option forwa
     '--ifname=eth1',
     `--cap-args=${JSON.stringify({ aliases: { 'web-net': ['web', 'www.example'] } })}`,
     '--print-result',
+    XP,
   ]);
 });
 
@@ -132,39 +136,51 @@ test('alloc replaces a stopped infra container (its holders are gone)', async (t
   const result = await podman.shim(['alloc', 'c1', 'net1']);
   t.is(result.code, 0, result.stderr);
   const calls = podman.invocations().map((i) => i.argv);
-  t.deepEqual(calls[1], createArgs(podman, undefined, true));
-  t.is(calls.length, 3);
+  t.deepEqual(calls[0]!.slice(0, 4), ['exec', INFRA, 'rootless-cni-infra', 'alloc'], 'tried first, refused by podman');
+  t.is(calls[1]!.join(' '), PS);
+  t.deepEqual(calls[2], createArgs(podman, undefined, true));
+  t.is(calls.length, 4);
   t.is(podman.state().container?.State, 'running');
 });
 
 test('alloc refuses an infra container of another protocol version and leaves it alone', async (t) => {
   const podman = fake(t).withRunningInfra({ [LABEL]: '6' });
+  // An agent of protocol 6 knows no --expect-protocol: its failure makes the shim look at the label.
+  podman.setState({ agent: { version: { stdout: '{"version":"6"}' } } });
   const result = await podman.shim(['alloc', 'c1', 'net1']);
   t.is(result.code, 1);
   t.is(result.stdout, '');
   t.regex(result.stderr, /^Error: the infra container rootless-cni-infra speaks protocol version 6, but this rootless-cni speaks 7/);
   t.regex(result.stderr, /rootless-cni rm/);
-  t.deepEqual(podman.calls(), [PS], 'no exec, no rm, no run');
+  t.deepEqual(podman.calls(), [`${EXEC} alloc c1 net1 --pod-name=c1 --print-result ${XP}`, PS], 'no rm, no run');
   t.is(podman.state().container?.Labels[LABEL], '6');
 
   const dealloc = await podman.shim(['dealloc', 'c1', 'net1']);
   t.is(dealloc.code, 1);
   t.regex(dealloc.stderr, /protocol version 6/);
+
+  // An agent of a later protocol refuses the handshake itself (exit code 3): no ps needed.
+  const newer = fake(t).withRunningInfra({ [LABEL]: '8' });
+  newer.setState({ agent: { version: { stdout: '{"version":"8"}' } } });
+  const refused = await newer.shim(['alloc', 'c1', 'net1']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^Error: the infra container rootless-cni-infra speaks protocol version 8, but this rootless-cni speaks 7/);
+  t.deepEqual(newer.calls(), [`${EXEC} alloc c1 net1 --pod-name=c1 --print-result ${XP}`]);
 });
 
-test('without the label, the protocol version comes from the agent (one exec)', async (t) => {
+test('without the label, an old agent is recognised by its version', async (t) => {
   const podman = fake(t).withRunningInfra({});
   podman.setState({ agent: { version: { stdout: '{"version":"6"}' } } });
   const refused = await podman.shim(['alloc', 'c1', 'net1']);
   t.is(refused.code, 1);
   t.regex(refused.stderr, /protocol version 6/);
-  t.deepEqual(podman.calls(), [PS, `${EXEC} version`]);
+  t.deepEqual(podman.calls(), [`${EXEC} alloc c1 net1 --pod-name=c1 --print-result ${XP}`, PS, `${EXEC} version`]);
 
   podman.clearLog();
   podman.setState({ agent: { version: { stdout: '{"version":"7","agent":"0.1.0"}' } } });
   const accepted = await podman.shim(['alloc', 'c1', 'net1']);
   t.is(accepted.code, 0, accepted.stderr);
-  t.deepEqual(podman.calls(), [PS, `${EXEC} version`, `${EXEC} alloc c1 net1 --pod-name=c1 --print-result`]);
+  t.deepEqual(podman.calls(), [`${EXEC} alloc c1 net1 --pod-name=c1 --print-result ${XP}`]);
 });
 
 test("the agent's error comes back with the podman command that failed", async (t) => {
@@ -177,10 +193,10 @@ test("the agent's error comes back with the podman command that failed", async (
   t.is(result.stdout, '');
   t.is(
     result.stderr,
-    `Error: ${podman.binary} ${EXEC} alloc c1 nope --pod-name=c1 --print-result failed with exit code 1: ` +
+    `Error: ${podman.binary} ${EXEC} alloc c1 nope --pod-name=c1 --print-result ${XP} failed with exit code 1: ` +
       'network "nope" not found in /etc/cni/net.d\n',
   );
-  t.deepEqual(podman.calls(), [PS, `${EXEC} alloc c1 nope --pod-name=c1 --print-result`], 'the container stays');
+  t.deepEqual(podman.calls(), [`${EXEC} alloc c1 nope --pod-name=c1 --print-result ${XP}`, PS], 'the container stays');
 });
 
 test('an alloc that fails in a container it just created removes that container', async (t) => {
@@ -190,7 +206,7 @@ test('an alloc that fails in a container it just created removes that container'
   t.is(result.code, 1);
   t.regex(result.stderr, /network "nope" not found/);
   const calls = podman.calls();
-  t.deepEqual(calls.slice(2), [`${EXEC} alloc c1 nope --pod-name=c1 --print-result`, `${EXEC} dealloc-all`, RM]);
+  t.deepEqual(calls.slice(3), [`${EXEC} alloc c1 nope --pod-name=c1 --print-result ${XP}`, `${EXEC} dealloc-all`, RM]);
   t.is(podman.state().container, null);
 });
 
@@ -247,7 +263,7 @@ test('--image, --config-dir and their variables choose what the container is cre
     ROOTLESS_CNI_CONFIG_DIR: confDir,
   });
   t.is(byEnv.code, 0, byEnv.stderr);
-  const run = podman.invocations()[1]!.argv;
+  const run = podman.invocations()[2]!.argv;
   t.is(run.at(-1), 'quay.io/example/infra:7');
   t.false(run.includes('--pull=never'), 'a remote image may be pulled');
   t.true(run.includes(`${confDir}:/etc/cni/net.d:ro`));
@@ -258,7 +274,7 @@ test('--image, --config-dir and their variables choose what the container is cre
     ROOTLESS_CNI_INFRA_IMAGE: 'ignored:1',
   });
   t.is(result.code, 0, result.stderr);
-  const flagRun = byFlag.invocations()[1]!.argv;
+  const flagRun = byFlag.invocations()[2]!.argv;
   t.is(flagRun.at(-1), 'localhost/other:1');
   t.true(flagRun.includes(`${confDir}:/etc/cni/net.d:ro`));
 });
@@ -288,12 +304,12 @@ test('inputs are validated before podman runs', async (t) => {
   t.deepEqual(podman.calls(), [], 'podman never ran');
 });
 
-test('dealloc: one exec with --report-idle; the container stays while something is allocated', async (t) => {
+test('dealloc: one exec with --report-idle and the handshake; the container stays while something is allocated', async (t) => {
   const podman = fake(t).withRunningInfra();
   const result = await podman.shim(['dealloc', 'c1', 'net1']);
   t.is(result.code, 0, result.stderr);
   t.deepEqual(parseJson(result), {});
-  t.deepEqual(podman.calls(), [PS, `${EXEC} dealloc c1 net1 --report-idle`]);
+  t.deepEqual(podman.calls(), [`${EXEC} dealloc c1 net1 --report-idle ${XP}`]);
   t.not(podman.state().container, null);
 });
 
@@ -303,7 +319,7 @@ test('dealloc: when idle, dealloc-all (which kills holders) and only then rm -f'
   const result = await podman.shim(['dealloc', 'c1', 'net1']);
   t.is(result.code, 0, result.stderr);
   t.deepEqual(parseJson(result), { infraRemoved: true });
-  t.deepEqual(podman.calls(), [PS, `${EXEC} dealloc c1 net1 --report-idle`, `${EXEC} dealloc-all`, RM]);
+  t.deepEqual(podman.calls(), [`${EXEC} dealloc c1 net1 --report-idle ${XP}`, PS, `${EXEC} dealloc-all`, RM]);
   t.is(podman.state().container, null);
 });
 
@@ -312,13 +328,13 @@ test('dealloc without a running infra container is a no-op', async (t) => {
   const absent = await podman.shim(['dealloc', 'c1', 'net1']);
   t.is(absent.code, 0, absent.stderr);
   t.deepEqual(parseJson(absent), {});
-  t.deepEqual(podman.calls(), [PS]);
+  t.deepEqual(podman.calls(), [`${EXEC} dealloc c1 net1 --report-idle ${XP}`]);
 
   const stopped = fake(t).withRunningInfra(undefined, 'exited');
   const result = await stopped.shim(['dealloc', 'c1', 'net1']);
   t.is(result.code, 0, result.stderr);
   t.deepEqual(parseJson(result), {});
-  t.deepEqual(stopped.calls(), [PS]);
+  t.deepEqual(stopped.calls(), [`${EXEC} dealloc c1 net1 --report-idle ${XP}`], 'podman refused the exec: nothing else');
 });
 
 test('dealloc: a failing dealloc-all keeps the container (its holders would leak)', async (t) => {
@@ -336,7 +352,7 @@ test('dealloc: a failing dealloc-all keeps the container (its holders would leak
     result.stderr,
   );
   t.regex(result.stderr, /rootless-cni rm --force/);
-  t.deepEqual(podman.calls(), [PS, `${EXEC} dealloc c1 net1 --report-idle`, `${EXEC} dealloc-all`]);
+  t.deepEqual(podman.calls(), [`${EXEC} dealloc c1 net1 --report-idle ${XP}`, PS, `${EXEC} dealloc-all`]);
   t.not(podman.state().container, null);
 });
 
@@ -347,7 +363,8 @@ test('print-netns-path and print-cni-result are forwarded and never create the c
     t.is(result.code, 1);
     t.regex(result.stderr, /^Error: the infra container rootless-cni-infra does not exist/);
   }
-  t.deepEqual(podman.calls(), [PS, PS]);
+  const tried = (cmd: string) => [`${EXEC} ${cmd} ${XP}`, PS];
+  t.deepEqual(podman.calls(), [...tried('print-netns-path c1'), ...tried('print-cni-result c1 net1')]);
 
   const stopped = fake(t).withRunningInfra(undefined, 'exited');
   const notRunning = await stopped.shim(['print-netns-path', 'c1']);
@@ -361,12 +378,12 @@ test('print-netns-path and print-cni-result are forwarded and never create the c
   const cni = await running.shim(['print-cni-result', 'c1', 'net1']);
   t.is(cni.code, 0, cni.stderr);
   t.deepEqual(parseJson(cni), FAKE_RESULT);
-  t.deepEqual(running.calls(), [PS, `${EXEC} print-netns-path c1`, PS, `${EXEC} print-cni-result c1 net1`]);
+  t.deepEqual(running.calls(), [`${EXEC} print-netns-path c1 ${XP}`, `${EXEC} print-cni-result c1 net1 ${XP}`], 'one podman call each');
 
   running.setState({ agent: { 'print-cni-result': { code: 1, stderr: 'Error: container "c9" is not attached to "net1"\n' } } });
   const missing = await running.shim(['print-cni-result', 'c9', 'net1']);
   t.is(missing.code, 1);
-  t.regex(missing.stderr, /print-cni-result c9 net1 failed with exit code 1: container "c9" is not attached to "net1"/);
+  t.regex(missing.stderr, /print-cni-result c9 net1 --expect-protocol=7 failed with exit code 1: container "c9" is not attached to "net1"/);
 });
 
 test('status describes the infra container and its allocations', async (t) => {

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { errorMessage, UsageError, UserError } from '../../../common/src/errors.js';
 import { printJson } from '../../../common/src/output.js';
+import { PROTOCOL_VERSION } from '../../../common/src/version.js';
 import {
   validateCniArgValue,
   validateContainerId,
@@ -77,9 +78,12 @@ export const allocCommand: CommandModule = {
     // The lock is held across the whole alloc: a concurrent dealloc cannot
     // find the container idle and remove it under us.
     const response = await infra.locked(async () => {
+      // The common case, an infra container already running: one podman call.
+      const answer = await infra.agentIfRunning(args);
+      if (answer !== undefined) return answer;
       const { info, created } = await infra.ensure();
       try {
-        return await infra.agent(args);
+        return await infra.agent([...args, `--expect-protocol=${PROTOCOL_VERSION}`]);
       } catch (err) {
         if (created) {
           // We just made it and hold the lock: nothing else lives in it.

@@ -18,16 +18,15 @@ export const deallocCommand: CommandModule = {
     const network = validateNetworkName(str(argv['NETWORK_NAME']));
     const infra = infraFor(argv);
     const output = await infra.locked(async () => {
-      const info = await infra.inspect();
+      const answer = await infra.agentIfRunning(['dealloc', id, network, '--report-idle']);
       // No running infra container: no namespace, nothing to detach.
-      if (info === undefined || !info.running) return {};
-      await infra.checkProtocol(info);
-      const answer = await infra.agent(['dealloc', id, network, '--report-idle']);
+      if (answer === undefined) return {};
       if (!isObject(answer) || typeof answer['idle'] !== 'boolean') {
         throw new UserError(`the agent's dealloc --report-idle printed an unexpected document: ${JSON.stringify(answer).slice(0, 200)}`);
       }
       if (!answer['idle']) return {};
-      await infra.remove(info, { force: false });
+      const info = await infra.inspect();
+      if (info?.running) await infra.remove(info, { force: false });
       return { infraRemoved: true };
     });
     printJson(output);

@@ -1,12 +1,21 @@
 import type { CommandModule } from 'yargs';
 import { printJson } from '../../../common/src/output.js';
 import { validateContainerId, validateNetworkName } from '../../../common/src/validate.js';
+import type { Infra } from '../infra.js';
 import { infraFor, str } from './context.js';
 
 /*
  * Queries answered by the agent. They never create the infra container (a
  * missing one is an error) and take no lock: they change nothing.
  */
+
+/** One podman call when the infra container runs; a clear error naming its state when not. */
+async function forward(infra: Infra, args: string[]): Promise<unknown> {
+  const answer = await infra.agentIfRunning(args);
+  if (answer !== undefined) return answer;
+  await infra.requireRunning(); // throws, saying whether it is missing or stopped
+  return infra.agent(args);
+}
 
 export const printNetnsPathCommand: CommandModule = {
   command: 'print-netns-path <CONTAINER_ID>',
@@ -15,8 +24,7 @@ export const printNetnsPathCommand: CommandModule = {
   handler: async (argv) => {
     const id = validateContainerId(str(argv['CONTAINER_ID']));
     const infra = infraFor(argv);
-    await infra.requireRunning();
-    printJson(await infra.agent(['print-netns-path', id]));
+    printJson(await forward(infra, ['print-netns-path', id]));
   },
 };
 
@@ -31,7 +39,6 @@ export const printCniResultCommand: CommandModule = {
     const id = validateContainerId(str(argv['CONTAINER_ID']));
     const network = validateNetworkName(str(argv['NETWORK_NAME']));
     const infra = infraFor(argv);
-    await infra.requireRunning();
-    printJson(await infra.agent(['print-cni-result', id, network]));
+    printJson(await forward(infra, ['print-cni-result', id, network]));
   },
 };
