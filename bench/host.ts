@@ -296,7 +296,7 @@ export async function hostSection(options: { cycles: number; warmup: number }): 
       unit: 'ms',
       baselineName: 'podman exec … true',
       baseline: median(warm.true5) / 5,
-      note: 'shim = system Node startup + podman ps + one podman exec of the agent',
+      note: 'shim = system Node startup + one podman exec of the agent (which checks the protocol itself)',
     },
     {
       section: 'host',
