@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { type ProcessIdentity, readCmdline, readStartTime } from './proc.js';
+import { readFileSync } from 'node:fs';
+import { listPids, type ProcessIdentity, readCmdline, readStartTime } from './proc.js';
 
 /*
  * How a netns holder is recognised, by the agent (is this recorded PID still
@@ -40,14 +40,7 @@ export interface MarkedHolder extends ProcessIdentity {
 /** Live holders whose marker starts with `prefix`, found by scanning /proc. */
 export function findMarkedHolders(prefix: string): MarkedHolder[] {
   const found: MarkedHolder[] = [];
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name));
-  } catch {
-    return found;
-  }
-  for (const name of pids) {
-    const pid = Number(name);
+  for (const pid of listPids()) {
     if (!isHolderCmdline(readCmdline(pid))) continue;
     const marker = readMarker(pid);
     const startTime = readStartTime(pid);

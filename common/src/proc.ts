@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /*
  * Reading /proc to tell whether a PID is still the process we started.
@@ -47,4 +47,15 @@ export function readNetnsId(pid: number | 'self'): string | undefined {
 
 export function netnsPath(pid: number): string {
   return `/proc/${pid}/ns/net`;
+}
+
+/** Every PID visible in /proc (empty when /proc cannot be read). */
+export function listPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((name) => /^[0-9]+$/.test(name))
+      .map(Number);
+  } catch {
+    return [];
+  }
 }

@@ -1,5 +1,5 @@
-import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
-import { readStartTime } from '../../common/src/proc.js';
+import { mkdirSync, readlinkSync } from 'node:fs';
+import { listPids, readStartTime } from '../../common/src/proc.js';
 import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
@@ -88,8 +88,7 @@ export function reapOrphans(): { holders: number; daemons: number } {
   }
   let daemons = 0;
   if (infraNetns.size > 0) {
-    for (const name of readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n))) {
-      const pid = Number(name);
+    for (const pid of listPids()) {
       const netns = readNamespace(pid, 'net');
       if (netns === undefined || !infraNetns.has(netns) || readNamespace(pid, 'user') === ownUserns) continue;
       const startTime = readStartTime(pid);

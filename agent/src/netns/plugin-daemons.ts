@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { readCmdline, readNetnsId, readStartTime } from '../../../common/src/proc.js';
+import { listPids, readCmdline, readNetnsId, readStartTime } from '../../../common/src/proc.js';
 
 /*
  * Daemons that plugins start in the infra container's network namespace:
@@ -21,14 +20,7 @@ interface Daemon {
 function findPluginDaemons(): Daemon[] {
   const ownNetns = readNetnsId('self');
   const found: Daemon[] = [];
-  let names: string[];
-  try {
-    names = readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n));
-  } catch {
-    return found;
-  }
-  for (const name of names) {
-    const pid = Number(name);
+  for (const pid of listPids()) {
     const argv = readCmdline(pid);
     if (!argv || !argv[0]?.endsWith('dnsmasq') || !argv.some((a) => a.startsWith(DNSNAME_CONF_PREFIX))) continue;
     if (readNetnsId(pid) !== ownNetns) continue;
