@@ -306,12 +306,12 @@ e2e.serial('two workloads on a dnsname bridge and one on the default network, th
   t.log(`status: ${status.ms.toFixed(0)} ms; print-netns-path: ${netnsPath.ms.toFixed(0)} ms`);
 });
 
-e2e.serial('concurrent allocs share one infra container; concurrent deallocs remove it once', async (t) => {
+e2e.serial('10 concurrent allocs share one infra container; 10 concurrent deallocs remove it once', async (t) => {
   const c = ctx!;
-  const ids = ['e2e-p1', 'e2e-p2', 'e2e-p3'];
+  const ids = Array.from({ length: 10 }, (_, i) => `e2e-p${i}`);
   const allocs = await Promise.all(ids.map((id) => shimJson(t, c, ['alloc', id, NETWORK])));
   const ips = allocs.map((x) => allocation(x.out).ip);
-  t.is(new Set(ips).size, 3, `distinct addresses: ${ips.join(' ')}`);
+  t.is(new Set(ips).size, 10, `distinct addresses: ${ips.join(' ')}`);
   const running = (await podman(c, ['ps', '-a', '--filter', `name=^${INFRA}$`, '--format', '{{.Names}}'])).trim();
   t.is(running, INFRA, 'one infra container');
   const deallocs = await Promise.all(ids.map((id) => shimJson(t, c, ['dealloc', id, NETWORK])));
