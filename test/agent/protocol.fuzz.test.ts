@@ -1,6 +1,7 @@
 import test from 'ava';
 import { tempDir } from '../helpers/tempdirs.js';
 import fc from 'fast-check';
+import { fuzzParameters } from '../helpers/fuzz.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../common/src/errors.js';
@@ -35,7 +36,7 @@ test('positional alloc arguments', (t) => {
         return refusedCleanly(err);
       }
     }),
-    { numRuns: 3000 },
+    fuzzParameters(3000),
   );
   t.pass();
 });
@@ -61,7 +62,7 @@ test('stdin JSON requests of any shape', (t) => {
         return refusedCleanly(err);
       }
     }),
-    { numRuns: 3000 },
+    fuzzParameters(3000),
   );
   t.pass();
 });
@@ -76,7 +77,7 @@ test('CAP_ARGS: a JSON object or a clear refusal', (t) => {
         return refusedCleanly(err);
       }
     }),
-    { numRuns: 3000 },
+    fuzzParameters(3000),
   );
   t.pass();
 });
@@ -115,7 +116,7 @@ test('network configuration files of any content', (t) => {
         rmSync(file);
       }
     }),
-    { numRuns: 1500 },
+    fuzzParameters(1500),
   );
   t.pass();
 });

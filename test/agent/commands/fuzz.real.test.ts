@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { fuzzParameters } from '../../helpers/fuzz.js';
 import { TestInfra } from '../../helpers/infra.js';
 import { hostileString } from '../../helpers/arbitraries.js';
 import { bridgeNetwork } from '../../helpers/networks.js';
@@ -63,7 +64,7 @@ test('generated commands: JSON or one Error line, no write outside the state dir
         !/EROFS|read-only file system|ENOENT: no such file or directory, mkdir/i.test(result.stderr)
       );
     }),
-    { numRuns: 150, endOnFailure: true },
+    fuzzParameters(150, { endOnFailure: true }),
   );
   t.log(`${runs} generated commands`);
   t.is(snapshot(), before, 'the bystander container\'s state did not change');
