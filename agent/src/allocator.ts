@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
+import { trace } from '../../common/src/trace.js';
 import { validateContainerId, validateInterfaceName, validateNetworkName } from '../../common/src/validate.js';
 import { loadAllNetworks, loadNetworkList, parseConfigList } from './cni/config.js';
 import { resultAddresses } from './cni/result.js';
@@ -100,10 +101,12 @@ export class Allocator {
   /** Runs `fn` holding the global lock (shared or exclusive) and, when given, the container's lock. */
   private async locked<T>(mode: 'shared' | 'exclusive', containerId: string | undefined, fn: () => Promise<T>): Promise<T> {
     this.store.init();
+    trace('locking');
     const global = await this.lock('global', mode === 'shared', 'the infra state');
     try {
       if (containerId === undefined) return await fn();
       const container = await this.lock(containerId, false, `container ${containerId}`);
+      trace('locked');
       try {
         return await fn();
       } finally {
@@ -209,6 +212,7 @@ export class Allocator {
       const createdHolder = !holder;
       if (!holder) {
         const started = await startHolder(this.marker(id));
+        trace(`holder ${started.pid} started`);
         holder = started;
         try {
           this.store.writeHolder(id, started);
@@ -235,6 +239,7 @@ export class Allocator {
         const result = await runtime.addNetworkList(list, rt);
         added = true;
         this.store.commitAttachment(id, request.network, joinCniArgs(cniArgs), result);
+        trace('attachment recorded');
         return { ns, result };
       } catch (err) {
         if (added) {

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { runCli } from '../../common/src/cli.js';
+import { trace } from '../../common/src/trace.js';
 import { UserError } from '../../common/src/errors.js';
 import { PROTOCOL_MISMATCH_EXIT_CODE, PROTOCOL_VERSION } from '../../common/src/version.js';
 import { allocCommand } from './commands/alloc.js';
@@ -33,6 +34,7 @@ export const COMMANDS: CommandModule[] = [
  * `version` or `is-idle` does not pay for the CNI runtime.
  */
 export async function main(argv: string[]): Promise<void> {
+  trace('started');
   await runCli(argv, {
     scriptName: 'rootless-cni-infra',
     commands: COMMANDS,

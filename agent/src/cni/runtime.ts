@@ -1,4 +1,5 @@
 import { errorMessage, UserError } from '../../../common/src/errors.js';
+import { trace } from '../../../common/src/trace.js';
 import { validateContainerId, validateInterfaceName } from '../../../common/src/validate.js';
 import { cachedResultAs, listCacheEntries, readCacheEntry, removeCacheEntry, writeCacheEntry, DEFAULT_CACHE_DIR } from './cache.js';
 import {
@@ -117,6 +118,7 @@ export class CniRuntime {
     } catch (err) {
       throw new PluginError(context, errorMessage(err));
     }
+    trace(`${command} ${plugin.type}`);
     try {
       return await execPlugin({
         pluginPath,
