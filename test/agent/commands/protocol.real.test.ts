@@ -151,3 +151,19 @@ test('dnsname: names resolve in the network, and dealloc-all stops its dnsmasq',
     t.deepEqual(infra.holders(), []);
   });
 });
+
+test('ROOTLESS_CNI_INFRA_TRACE=1 prints step timings on stderr; stdout stays one JSON document', async (t) => {
+  await withInfra(t, async (infra) => {
+    const traced = await infra.agent(['alloc', 'tr1', 'podman', 'p'], { env: { ROOTLESS_CNI_INFRA_TRACE: '1' } });
+    t.is(traced.code, 0, traced.stderr);
+    t.regex((parseJson(traced) as { ns: string }).ns, /^\/proc\/[0-9]+\/ns\/net$/);
+    const steps = traced.stderr.trim().split('\n');
+    for (const line of steps) t.regex(line, /^\[trace +[0-9.]+ ms\] /);
+    const names = steps.map((l) => l.replace(/^\[trace +[0-9.]+ ms\] /, ''));
+    t.deepEqual(names.filter((n) => /^(started|locking|locked|ADD \w+|attachment recorded)$/.test(n)), [
+      'started', 'locking', 'locked', 'ADD bridge', 'ADD portmap', 'ADD firewall', 'ADD tuning', 'attachment recorded',
+    ]);
+    const quiet = await infra.agent(['dealloc', 'tr1', 'podman']);
+    t.is(quiet.stderr, '', 'nothing without the variable');
+  });
+});
