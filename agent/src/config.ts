@@ -1,3 +1,4 @@
+import { secondsFromEnv } from '../../common/src/env.js';
 import { UserError } from '../../common/src/errors.js';
 import { runtimeOptionsFromEnv, type RuntimeOptions } from './cni/runtime.js';
 import { DEFAULT_RUN_DIR } from './state/store.js';
@@ -13,14 +14,6 @@ export interface AgentConfig {
 export const DEFAULT_NETCONFPATH = '/etc/cni/net.d';
 const DEFAULT_LOCK_TIMEOUT_MS = 300_000;
 
-function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
-  const value = env[name];
-  if (value === undefined || value === '') return fallbackMs;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new UserError(`invalid ${name} ${JSON.stringify(value)}: expected seconds > 0`);
-  return Math.round(parsed * 1000);
-}
-
 function absolutePath(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name];
   if (value === undefined || value === '') return fallback;
@@ -33,6 +26,6 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentC
     runDir: absolutePath(env, 'ROOTLESS_CNI_INFRA_RUN_DIR', DEFAULT_RUN_DIR),
     netConfPath: absolutePath(env, 'NETCONFPATH', DEFAULT_NETCONFPATH),
     runtime: runtimeOptionsFromEnv(env),
-    lockTimeoutMs: seconds(env, 'ROOTLESS_CNI_INFRA_LOCK_TIMEOUT', DEFAULT_LOCK_TIMEOUT_MS),
+    lockTimeoutMs: secondsFromEnv(env, 'ROOTLESS_CNI_INFRA_LOCK_TIMEOUT', DEFAULT_LOCK_TIMEOUT_MS),
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isObject } from '../../common/src/json.js';
 import { errorMessage, UsageError } from '../../common/src/errors.js';
 import {
   validateCniArgValue,
@@ -19,9 +20,6 @@ import type { AllocRequest } from './allocator.js';
 const MAX_STDIN_BYTES = 1024 * 1024;
 const MAX_CAP_ARGS_BYTES = 64 * 1024;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** CAP_ARGS: a JSON object of capability args, e.g. {"portMappings":[...],"aliases":{"net":["web"]}}. */
 export function parseCapArgs(text: string | undefined): Record<string, unknown> {

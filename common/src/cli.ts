@@ -17,6 +17,17 @@ export function reportFatal(err: unknown): never {
   process.exit(err instanceof UserError ? err.exitCode : 1);
 }
 
+/**
+ * An argument or option as yargs gives it (a string: numbers are not parsed,
+ * see buildCli), or undefined. A single-value option given twice is an
+ * error rather than silently joined.
+ */
+export function str(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new UsageError(`an option was given more than once: ${value.map(String).join(', ')}`);
+  return String(value);
+}
+
 export interface CliSpec {
   scriptName: string;
   commands: CommandModule[];

@@ -68,13 +68,3 @@ function runFlock(args: string[], fd: number): Promise<{ code: number | null; st
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
-
-/** Runs `fn` with the lock held, releasing it however `fn` ends. */
-export async function withFileLock<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireFileLock(path, options);
-  try {
-    return await fn();
-  } finally {
-    lock.release();
-  }
-}

@@ -36,13 +36,17 @@ export function readCmdline(pid: number): string[] | undefined {
   }
 }
 
-/** The identity of a network namespace, e.g. "net:[4026532281]". */
-export function readNetnsId(pid: number | 'self'): string | undefined {
+/** The identity of a process's namespace of one kind, e.g. "net:[4026532281]". */
+export function readNamespaceId(pid: number | 'self', kind: 'net' | 'user'): string | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
+    return readlinkSync(`/proc/${pid}/ns/${kind}`);
   } catch {
     return undefined;
   }
+}
+
+export function readNetnsId(pid: number | 'self'): string | undefined {
+  return readNamespaceId(pid, 'net');
 }
 
 export function netnsPath(pid: number): string {

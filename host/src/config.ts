@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { secondsFromEnv } from '../../common/src/env.js';
 import { UsageError } from '../../common/src/errors.js';
 import { PROTOCOL_VERSION } from '../../common/src/version.js';
 
@@ -49,16 +50,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-function seconds(env: NodeJS.ProcessEnv, name: string): number {
-  const value = nonEmpty(env[name]);
-  if (value === undefined) return DEFAULT_TIMEOUT_MS;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) {
-    throw new UsageError(`invalid ${name} ${JSON.stringify(value)}: expected seconds > 0`);
-  }
-  return Math.round(parsed * 1000);
-}
-
 /**
  * Where the lock lives: $XDG_RUNTIME_DIR, else /run/user/UID when it exists
  * (podman uses it even without the variable), else the temporary directory,
@@ -92,7 +83,7 @@ export function hostConfig(flags: HostFlags, env: NodeJS.ProcessEnv = process.en
     image,
     configDir,
     lockPath: lockPathFor(env),
-    lockTimeoutMs: seconds(env, 'ROOTLESS_CNI_LOCK_TIMEOUT'),
-    podmanTimeoutMs: seconds(env, 'ROOTLESS_CNI_PODMAN_TIMEOUT'),
+    lockTimeoutMs: secondsFromEnv(env, 'ROOTLESS_CNI_LOCK_TIMEOUT', DEFAULT_TIMEOUT_MS),
+    podmanTimeoutMs: secondsFromEnv(env, 'ROOTLESS_CNI_PODMAN_TIMEOUT', DEFAULT_TIMEOUT_MS),
   };
 }

@@ -1,7 +1,8 @@
-import { mkdirSync, readlinkSync } from 'node:fs';
-import { listPids, readStartTime } from '../../common/src/proc.js';
+import { mkdirSync } from 'node:fs';
+import { listPids, readNamespaceId, readStartTime } from '../../common/src/proc.js';
 import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
+import { isObject } from '../../common/src/json.js';
 import { acquireFileLock, type FileLock } from '../../common/src/lock.js';
 import { PROTOCOL_MISMATCH_EXIT_CODE, PROTOCOL_VERSION } from '../../common/src/version.js';
 import type { HostConfig } from './config.js';
@@ -30,9 +31,6 @@ export interface InfraInfo {
   labels: Record<string, string>;
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The arguments that create the infra container (also what the tests check). */
 export function createArgs(config: HostConfig, replace: boolean): string[] {
@@ -77,11 +75,11 @@ export function mismatchError(found: string): UserError {
  * dnsmasq). Called only when no infra container runs, so none is in use.
  */
 export function reapOrphans(): { holders: number; daemons: number } {
-  const ownUserns = readNamespace('self', 'user');
+  const ownUserns = readNamespaceId('self', 'user');
   const infraNetns = new Set<string>();
   let holders = 0;
   for (const holder of findMarkedHolders('')) {
-    const userns = readNamespace(holder.pid, 'user');
+    const userns = readNamespaceId(holder.pid, 'user');
     if (userns === undefined || userns === ownUserns) continue;
     infraNetns.add(holder.marker.split('|')[0]!);
     if (killMarkedHolder(holder)) holders += 1;
@@ -89,8 +87,8 @@ export function reapOrphans(): { holders: number; daemons: number } {
   let daemons = 0;
   if (infraNetns.size > 0) {
     for (const pid of listPids()) {
-      const netns = readNamespace(pid, 'net');
-      if (netns === undefined || !infraNetns.has(netns) || readNamespace(pid, 'user') === ownUserns) continue;
+      const netns = readNamespaceId(pid, 'net');
+      if (netns === undefined || !infraNetns.has(netns) || readNamespaceId(pid, 'user') === ownUserns) continue;
       const startTime = readStartTime(pid);
       if (startTime === undefined) continue;
       try {
@@ -104,13 +102,6 @@ export function reapOrphans(): { holders: number; daemons: number } {
   return { holders, daemons };
 }
 
-function readNamespace(pid: number | 'self', kind: 'user' | 'net'): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/${kind}`);
-  } catch {
-    return undefined;
-  }
-}
 
 /** What podman exec says when the infra container is missing or not running. */
 const NO_RUNNING_CONTAINER = /no such container|no container with name or ID|container state improper|is not running/i;

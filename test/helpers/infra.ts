@@ -1,7 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tempDir } from './tempdirs.js';
 import { join } from 'node:path';
+import { readNetnsId } from '../../common/src/proc.js';
 import { agentExecutable, fixturesDir } from './paths.js';
 import { type RunResult, run } from './run.js';
 
@@ -16,14 +17,6 @@ import { type RunResult, run } from './run.js';
 export const CNI_PLUGIN_DIR = '/usr/lib/cni';
 const STATE_DIRS = ['/var/lib/cni', '/run/rootless-cni-infra'];
 const tcpFixture = join(fixturesDir, 'tcp.mjs');
-
-function readNetns(pid: number | 'self'): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
-  } catch {
-    return undefined;
-  }
-}
 
 export class TestInfra {
   readonly confDir: string;
@@ -47,14 +40,14 @@ export class TestInfra {
     });
     child.unref();
     const pid = child.pid!;
-    const own = readNetns('self');
+    const own = readNetnsId('self');
     for (let i = 0; i < 500; i += 1) {
-      const ns = readNetns(pid);
+      const ns = readNetnsId(pid);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (ns && ns !== own && cmdline.startsWith('sleep')) break;
       await new Promise((r) => setTimeout(r, 10));
     }
-    const infra = new TestInfra(pid, readNetns(pid)!);
+    const infra = new TestInfra(pid, readNetnsId(pid)!);
     // Like the real container (--tmpfs /run): dnsname's files, xtables.lock and our state stay inside.
     infra.execOk(['mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', 'tmpfs', '/run']);
     for (const dir of STATE_DIRS) {

@@ -1,12 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readStartTime } from '../../common/src/proc.js';
 
 /** True while `pid` runs; a zombie (killed, not yet reaped) counts as dead. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  return readStartTime(pid) !== undefined;
 }

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { isObject } from '../../../common/src/json.js';
 import { extname, join } from 'node:path';
 import { errnoCode, errorMessage, UserError } from '../../../common/src/errors.js';
 import { validateNetworkName } from '../../../common/src/validate.js';
@@ -18,9 +19,6 @@ export class ConfigError extends UserError {}
 /** Plugin types become file names under CNI_PATH: no path separators, no dot-dot. */
 const PLUGIN_TYPE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** libcni accepts a bool or the strings "true"/"false" for disableCheck and disableGC. */
 function readFlag(doc: Record<string, unknown>, key: string, source: string): boolean {

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { isObject } from '../../../common/src/json.js';
 import {
   type CniResult,
   type IpConfig020,
@@ -25,9 +26,6 @@ export class ResultError extends Error {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function expect(condition: boolean, message: string): void {
   if (!condition) throw new ResultError(message);

@@ -1,3 +1,4 @@
+import { secondsFromEnv } from '../../../common/src/env.js';
 import { errorMessage, UserError } from '../../../common/src/errors.js';
 import { trace } from '../../../common/src/trace.js';
 import { validateContainerId, validateInterfaceName } from '../../../common/src/validate.js';
@@ -40,15 +41,7 @@ export interface RuntimeOptions {
 
 /** Options from the environment: CNI_PATH, CNI_CACHE_DIR, ROOTLESS_CNI_INFRA_PLUGIN_TIMEOUT (seconds). */
 export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
-  const timeout = env['ROOTLESS_CNI_INFRA_PLUGIN_TIMEOUT'];
-  let timeoutMs = DEFAULT_PLUGIN_TIMEOUT_MS;
-  if (timeout !== undefined && timeout !== '') {
-    const seconds = Number(timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0) {
-      throw new UserError(`invalid ROOTLESS_CNI_INFRA_PLUGIN_TIMEOUT ${JSON.stringify(timeout)}: expected seconds > 0`);
-    }
-    timeoutMs = Math.round(seconds * 1000);
-  }
+  const timeoutMs = secondsFromEnv(env, 'ROOTLESS_CNI_INFRA_PLUGIN_TIMEOUT', DEFAULT_PLUGIN_TIMEOUT_MS);
   return {
     pluginPath: env['CNI_PATH'] ? env['CNI_PATH'].split(':').filter((d) => d !== '') : DEFAULT_CNI_PATH,
     cacheDir: env['CNI_CACHE_DIR'] || DEFAULT_CACHE_DIR,

@@ -6,7 +6,4 @@ export async function loadAllocator(): Promise<Allocator> {
   return new Allocator(agentConfigFromEnv());
 }
 
-/** yargs gives positionals as string | undefined (numbers are not parsed, see cli.ts). */
-export function str(value: unknown): string | undefined {
-  return value === undefined ? undefined : String(value);
-}
+export { str } from '../../../common/src/cli.js';

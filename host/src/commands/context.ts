@@ -1,9 +1,10 @@
 import type { Arguments } from 'yargs';
-import { UsageError } from '../../../common/src/errors.js';
+import { str } from '../../../common/src/cli.js';
 import { hostConfig } from '../config.js';
 import { Infra } from '../infra.js';
 
-export { isObject } from '../infra.js';
+export { isObject } from '../../../common/src/json.js';
+export { str };
 
 /** The infra container handle for a command, from its global flags and the environment. */
 export function infraFor(argv: Arguments): Infra {
@@ -14,13 +15,6 @@ export function infraFor(argv: Arguments): Infra {
       configDir: str(argv['config-dir']),
     }),
   );
-}
-
-/** yargs gives strings (numbers are not parsed, see cli.ts); a repeated single-value flag is an error. */
-export function str(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new UsageError(`an option was given more than once: ${value.map(String).join(', ')}`);
-  return String(value);
 }
 
 /** A repeatable flag: undefined, one value or several. */
