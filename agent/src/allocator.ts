@@ -6,7 +6,7 @@ import { trace } from '../../common/src/trace.js';
 import { validateContainerId, validateInterfaceName, validateNetworkName } from '../../common/src/validate.js';
 import { loadAllNetworks, loadNetworkList, parseConfigList } from './cni/config.js';
 import { resultAddresses } from './cni/result.js';
-import { CniRuntime } from './cni/runtime.js';
+import { CniRuntime, formatCniArgs } from './cni/runtime.js';
 import type { CniResult, GcAttachment, NetworkConfigList, RuntimeConf } from './cni/spec.js';
 import { DEFAULT_NETWORK_NAME } from './cni/default-network.js';
 import type { AgentConfig } from './config.js';
@@ -68,10 +68,6 @@ function cniArgsOf(request: AllocRequest): Array<[string, string]> {
   return args;
 }
 
-function joinCniArgs(args: Array<[string, string]>): string {
-  return args.map(([k, v]) => `${k}=${v}`).join(';');
-}
-
 export class Allocator {
   readonly store: StateStore;
   private readonly markerPrefix: string;
@@ -123,15 +119,11 @@ export class Allocator {
     return holder && isOurHolder(holder, this.marker(id)) ? holder : undefined;
   }
 
-  private loadList(network: string, netConfPath: string): NetworkConfigList {
-    return loadNetworkList(netConfPath, network);
-  }
-
   /** The network's configuration for a DEL: from the config dir, else the one cached at ADD. */
   private listForDel(id: string, attachment: Attachment): NetworkConfigList {
     const meta = attachment.meta;
     try {
-      return this.loadList(attachment.network, meta?.netConfPath ?? this.config.netConfPath);
+      return loadNetworkList(meta?.netConfPath ?? this.config.netConfPath, attachment.network);
     } catch (err) {
       const cached = meta && this.runtimeFor(meta.pluginPath).cachedAttachment(attachment.network, id, meta.ifName);
       if (cached?.config) return parseConfigList(cached.config, `the CNI cache (${cached.path})`);
@@ -168,6 +160,14 @@ export class Allocator {
     this.store.removeAttachment(id, attachment.network);
   }
 
+  /** A container with no attachment left loses its holder and its state; returns whether it did. */
+  private removeIfEmpty(id: string, holder: ProcessIdentity | undefined): boolean {
+    if (this.store.listAttachments(id).length > 0) return false;
+    if (holder) stopHolder(holder, this.marker(id));
+    this.store.removeContainer(id);
+    return true;
+  }
+
   /** Removes a container whose holder is gone: DEL of every attachment (netns unknown), then its state. */
   private async cleanupDeadContainer(id: string, warnings: string[]): Promise<Attachment[]> {
     const attachments = this.store.listAttachments(id);
@@ -194,7 +194,7 @@ export class Allocator {
     validateNetworkName(request.network);
     const netConfPath = request.netConfPath ?? this.config.netConfPath;
     // Configuration problems fail before anything is created.
-    const list = this.loadList(request.network, netConfPath);
+    const list = loadNetworkList(netConfPath, request.network);
     return this.locked('shared', id, async () => {
       let holder = this.liveHolder(id);
       // What a crash left of this container is undone first (best effort, as in gc).
@@ -209,7 +209,6 @@ export class Allocator {
       }
       const ifName = this.chooseIfName(attachments, request.ifName, request.network);
 
-      const createdHolder = !holder;
       if (!holder) {
         const started = await startHolder(this.marker(id));
         trace(`holder ${started.pid} started`);
@@ -238,7 +237,7 @@ export class Allocator {
         this.store.writeAttachmentMeta(id, request.network, meta);
         const result = await runtime.addNetworkList(list, rt);
         added = true;
-        this.store.commitAttachment(id, request.network, joinCniArgs(cniArgs), result);
+        this.store.commitAttachment(id, request.network, formatCniArgs(cniArgs), result);
         trace('attachment recorded');
         return { ns, result };
       } catch (err) {
@@ -248,10 +247,8 @@ export class Allocator {
           });
         }
         this.store.removeAttachment(id, request.network);
-        if (createdHolder || this.store.listAttachments(id).length === 0) {
-          stopHolder(holder, this.marker(id));
-          this.store.removeContainer(id);
-        }
+        // A holder this call created has nothing else attached: it goes too.
+        this.removeIfEmpty(id, holder);
         throw err;
       }
     });
@@ -278,10 +275,7 @@ export class Allocator {
           throw err;
         }
       }
-      if (this.store.hasContainer(id) && this.store.listAttachments(id).length === 0) {
-        if (holder) stopHolder(holder, this.marker(id));
-        this.store.removeContainer(id);
-      }
+      if (this.store.hasContainer(id)) this.removeIfEmpty(id, holder);
     });
   }
 
@@ -299,10 +293,7 @@ export class Allocator {
         }
         // A container with no attachment left (or none ever recorded) still loses its holder.
         await this.locked('shared', id, async () => {
-          if (this.store.listAttachments(id).length > 0) return;
-          const holder = this.liveHolder(id);
-          if (holder) stopHolder(holder, this.marker(id));
-          this.store.removeContainer(id);
+          this.removeIfEmpty(id, this.liveHolder(id));
         });
       } catch (err) {
         errors.push(`container "${id}": ${errorMessage(err)}`);
@@ -352,7 +343,7 @@ export class Allocator {
       const holder = this.liveHolder(id);
       if (!holder) throw new UserError(`the network namespace of container "${id}" is gone (its holder process died); run "gc"`);
       const meta = attachment.meta;
-      const list = this.loadList(network, meta.netConfPath);
+      const list = loadNetworkList(meta.netConfPath, network);
       await this.runtimeFor(meta.pluginPath).checkNetworkList(list, {
         containerId: id,
         netns: netnsPath(holder.pid),
@@ -405,11 +396,7 @@ export class Allocator {
             await this.detach(id, a, netnsPath(holder.pid), report.warnings);
             noteAttachment(id, a);
           }
-          if (this.store.listAttachments(id).length === 0) {
-            stopHolder(holder, this.marker(id));
-            this.store.removeContainer(id);
-            report.containers.push(id);
-          }
+          if (this.removeIfEmpty(id, holder)) report.containers.push(id);
         } catch (err) {
           report.errors.push(`container "${id}": ${errorMessage(err)}`);
         }
@@ -439,7 +426,7 @@ export class Allocator {
     }
     const { networks } = loadAllNetworks(this.config.netConfPath);
     if (!networks.some((n) => n.name === DEFAULT_NETWORK_NAME)) {
-      networks.push(this.loadList(DEFAULT_NETWORK_NAME, this.config.netConfPath));
+      networks.push(loadNetworkList(this.config.netConfPath, DEFAULT_NETWORK_NAME));
     }
     const runtime = this.runtimeFor(undefined);
     for (const list of networks) {

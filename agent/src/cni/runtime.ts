@@ -49,6 +49,11 @@ export function runtimeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Run
   };
 }
 
+/** CNI_ARGS as the spec writes it: K=V pairs joined by ';'. */
+export function formatCniArgs(args: Array<[string, string]>): string {
+  return args.map(([key, value]) => `${key}=${value}`).join(';');
+}
+
 function validateRuntimeConf(rt: RuntimeConf, needsNetns: boolean): void {
   validateContainerId(rt.containerId);
   validateInterfaceName(rt.ifName);
@@ -92,7 +97,7 @@ export class CniRuntime {
       env['CNI_CONTAINERID'] = rt.containerId;
       env['CNI_NETNS'] = rt.netns;
       env['CNI_IFNAME'] = rt.ifName;
-      env['CNI_ARGS'] = rt.args.map(([k, v]) => `${k}=${v}`).join(';');
+      env['CNI_ARGS'] = formatCniArgs(rt.args);
     }
     return env;
   }

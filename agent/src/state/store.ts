@@ -108,7 +108,7 @@ export class StateStore {
   }
 
   hasContainer(id: string): boolean {
-    return readText(join(this.containerDir(id), 'holder')) !== undefined || listDir(this.containerDir(id)).length > 0;
+    return listDir(this.containerDir(id)).length > 0;
   }
 
   readHolder(id: string): ProcessIdentity | undefined {
