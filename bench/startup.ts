@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { mad, median, projectRoot, ratioRow, type Row } from './lib.js';
 
 /*
@@ -43,25 +44,17 @@ const EMPTY_PROBE = `process.stdout.write('{"version":"7"}\\n');`;
 
 async function bundleProbes(dir: string): Promise<{ yargs: string; empty: string }> {
   const { build } = await import('esbuild');
+  // Bundled exactly as the agent is.
+  const { bundleOptions } = (await import(pathToFileURL(join(projectRoot, 'scripts', 'bundle-options.mjs')).href)) as {
+    bundleOptions: (root: string) => Record<string, unknown>;
+  };
+  const options = bundleOptions(projectRoot);
   const out = { yargs: join(dir, 'yargs-probe.cjs'), empty: join(dir, 'empty-probe.cjs') };
   for (const [contents, outfile] of [
     [YARGS_PROBE, out.yargs],
     [EMPTY_PROBE, out.empty],
   ] as const) {
-    await build({
-      stdin: { contents, resolveDir: projectRoot, loader: 'ts' },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      minify: true,
-      legalComments: 'none',
-      alias: { assert: join(projectRoot, 'scripts', 'shims', 'assert.cjs') },
-      banner: { js: 'const __importMetaUrl = require("url").pathToFileURL(__filename).href;' },
-      define: { 'import.meta.url': '__importMetaUrl' },
-      logLevel: 'warning',
-    });
+    await build({ stdin: { contents, resolveDir: projectRoot, loader: 'ts' }, outfile, ...options });
   }
   return out;
 }

@@ -9,6 +9,7 @@
 // tree and point HOME there for the pkg call, so nothing outside the tree is
 // read or written.
 import { build } from 'esbuild';
+import { bundleOptions } from './bundle-options.mjs';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,31 +27,8 @@ const bundleDir = join(root, 'build', 'bundle');
 mkdirSync(dist, { recursive: true });
 mkdirSync(bundleDir, { recursive: true });
 
-// yargs' ESM build reads import.meta.url; a CJS bundle has none, so compute it.
-const importMetaShim = {
-  banner: { js: 'const __importMetaUrl = require("url").pathToFileURL(__filename).href;' },
-  define: { 'import.meta.url': '__importMetaUrl' },
-};
-
-async function bundle(entry, outfile, extra = {}) {
-  await build({
-    entryPoints: [join(root, entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    minify: true,
-    legalComments: 'none',
-    alias: { assert: join(root, 'scripts', 'shims', 'assert.cjs') },
-    // yargs reads process.stdout.columns when it loads, which builds the
-    // stdout stream (~5 ms); our output goes through fs.writeSync, and help is
-    // wrapped at a fixed width.
-    define: { ...importMetaShim.define, 'process.stdout.columns': 'undefined' },
-    logLevel: 'warning',
-    ...extra,
-    banner: { js: [extra.banner?.js, importMetaShim.banner.js].filter(Boolean).join('\n') },
-  });
+async function bundle(entry, outfile, banner) {
+  await build({ entryPoints: [join(root, entry)], outfile, ...bundleOptions(root, banner) });
 }
 
 function seaNodeVersion() {
@@ -127,7 +105,7 @@ async function buildAgent() {
 async function buildHost() {
   const output = join(dist, 'rootless-cni');
   const partial = join(dist, `.rootless-cni.${process.pid}.tmp`);
-  await bundle('host/src/main.ts', partial, { banner: { js: '#!/usr/bin/env node' } });
+  await bundle('host/src/main.ts', partial, '#!/usr/bin/env node');
   // The project's package.json says "type": "module"; this file is CommonJS.
   writeFileSync(join(dist, 'package.json'), '{"type":"commonjs"}\n');
   chmodSync(partial, 0o755);
