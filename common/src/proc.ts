@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /*
  * Reading /proc to tell whether a PID is still the process we started.
@@ -61,5 +61,14 @@ export function listPids(): number[] {
       .map(Number);
   } catch {
     return [];
+  }
+}
+
+/** The user that owns a process (its real UID as the host sees it), or undefined when it is gone. */
+export function readOwnerUid(pid: number): number | undefined {
+  try {
+    return statSync(`/proc/${pid}`).uid;
+  } catch {
+    return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { listPids, readNamespaceId, readStartTime } from '../../common/src/proc.js';
+import { listPids, readNamespaceId, readOwnerUid, readStartTime } from '../../common/src/proc.js';
 import { findMarkedHolders, killMarkedHolder } from '../../common/src/holder-identity.js';
 import { errorMessage, UserError } from '../../common/src/errors.js';
 import { isObject } from '../../common/src/json.js';
@@ -72,15 +72,19 @@ export function mismatchError(found: string): UserError {
  * `sleep infinity` processes carrying the agent's marker in a user namespace
  * other than ours (a rootless container's), and whatever still runs in the
  * infra container's network namespace, which the markers name (dnsname's
- * dnsmasq). Called only when no infra container runs, so none is in use.
+ * dnsmasq). Called only when no infra container of ours runs, so none is in
+ * use. Only the calling user's processes count: run as root, the shim must
+ * not take other users' live infra containers for orphans.
  */
 export function reapOrphans(): { holders: number; daemons: number } {
   const ownUserns = readNamespaceId('self', 'user');
+  const ownUid = process.getuid?.();
+  const ours = (pid: number) => readOwnerUid(pid) === ownUid;
   const infraNetns = new Set<string>();
   let holders = 0;
   for (const holder of findMarkedHolders('')) {
     const userns = readNamespaceId(holder.pid, 'user');
-    if (userns === undefined || userns === ownUserns) continue;
+    if (userns === undefined || userns === ownUserns || !ours(holder.pid)) continue;
     infraNetns.add(holder.marker.split('|')[0]!);
     if (killMarkedHolder(holder)) holders += 1;
   }
@@ -88,7 +92,7 @@ export function reapOrphans(): { holders: number; daemons: number } {
   if (infraNetns.size > 0) {
     for (const pid of listPids()) {
       const netns = readNamespaceId(pid, 'net');
-      if (netns === undefined || !infraNetns.has(netns) || readNamespaceId(pid, 'user') === ownUserns) continue;
+      if (netns === undefined || !infraNetns.has(netns) || readNamespaceId(pid, 'user') === ownUserns || !ours(pid)) continue;
       const startTime = readStartTime(pid);
       if (startTime === undefined) continue;
       try {
